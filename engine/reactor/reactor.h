@@ -122,7 +122,6 @@ class Reactor {
   std::string name_;
   std::unique_ptr<io_uring> ring_;
   int event_fd_;
-  uint64_t event_buf_ = 0;
   bool event_armed_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<std::thread::id> thread_id_{};
@@ -132,7 +131,8 @@ class Reactor {
   std::atomic<Message*> inbox_{nullptr};
 
   uint64_t next_id_ = 1;
-  std::unordered_map<WatchId, WatchState> watches_;
+  std::unordered_map<WatchId, std::unique_ptr<WatchState>> watches_;
+  std::vector<std::unique_ptr<WatchState>> graveyard_;  // freed each turn
   std::vector<WatchId> dirty_watches_;
   std::map<std::pair<uint64_t, TimerId>, Timer> timers_;  // by due time
   std::unordered_map<TimerId, uint64_t> timer_due_;
