@@ -1,0 +1,145 @@
+// MultipathDevice: all paths to one LUN, exported as one BlockDevice.
+//
+// The life of an I/O: Submit() (any thread) -> the device's inbox -> the
+// reactor validates it, splits it at the LUN's transfer limits, asks the PSP
+// for a path and sends the command. GOOD completes it. CHECK CONDITION goes
+// to the SATP, whose verdict is: retry on the same path, fail the path and
+// retry elsewhere, return the error, retry after a delay, re-probe, or device
+// lost. A transport failure kills the path; its in-flight I/O is re-driven on
+// the other paths (after the path's connection was reset, so a stale write
+// cannot land later: see "fence" below). With no usable path, I/O waits for
+// no_path_retry, then fails with EIO.
+//
+// Threads: Submit() and geometry() from any thread; everything else on the
+// device's reactor thread. The hot path allocates nothing in steady state:
+// per-I/O records come from a free list that only grows.
+#ifndef MPIO_ENGINE_DEVICE_MULTIPATH_DEVICE_H_
+#define MPIO_ENGINE_DEVICE_MULTIPATH_DEVICE_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "engine/claim/plugin_registry.h"
+#include "engine/device/block_device.h"
+#include "engine/path/path.h"
+#include "engine/reactor/reactor.h"
+
+namespace mpio {
+
+struct DeviceOptions {
+  absl::Duration no_path_retry = absl::Seconds(30);  // all paths down: queue
+  int max_retries = 5;  // per I/O, for retryable SCSI conditions
+  // fence: "reset" (connection reset before re-driving writes) or "none".
+  std::string fence = "reset";
+};
+
+struct DeviceEvent {
+  uint64_t time_ns;
+  std::string text;
+};
+
+class MultipathDevice : public BlockDevice, public Path::Listener {
+ public:
+  MultipathDevice(Reactor* reactor, std::string identity, const LunInfo& lun,
+                  DeviceOptions options);
+  ~MultipathDevice() override;
+
+  // BlockDevice
+  const DeviceGeometry& geometry() const override { return geometry_; }
+  void Submit(IoRequest* request) override;
+
+  // Reactor thread. Takes ownership; the path is started by the caller.
+  Path* AddPath(std::unique_ptr<Path> path);
+  void SetPlugins(std::unique_ptr<PluginInstance> satp, std::unique_ptr<PluginInstance> psp,
+                  std::string claim_reason);
+  void SetPsp(std::unique_ptr<PluginInstance> psp);
+
+  const std::string& identity() const { return identity_; }
+  const LunInfo& lun() const { return lun_; }
+  const std::vector<std::unique_ptr<Path>>& paths() const { return paths_; }
+  Path* FindPath(const std::string& name_or_index);
+  const PluginInstance* satp() const { return satp_.get(); }
+  const PluginInstance* psp() const { return psp_.get(); }
+  const std::string& claim_reason() const { return claim_reason_; }
+  const DeviceOptions& options() const { return options_; }
+  size_t usable_paths() const;
+  uint64_t queued_no_path() const { return no_path_queue_.size(); }
+  bool lost() const { return lost_; }
+  const std::deque<DeviceEvent>& events() const { return events_; }
+  void AddEvent(std::string text);
+  // Sets or clears the preferred path (FIXED fails back to it).
+  absl::Status SetPreferred(const std::string& path);
+
+  // Path::Listener
+  void OnPathChanged(Path* path, const std::string& reason) override;
+  absl::Status OnPathProbed(Path* path, const LunInfo& info) override;
+
+ private:
+  struct Io;
+  struct Parent;
+  class InboxMessage final : public Reactor::Message {
+   public:
+    explicit InboxMessage(MultipathDevice* d) : device_(d) {}
+    void Run() override { device_->DrainInbox(); }
+
+   private:
+    MultipathDevice* device_;
+  };
+
+  void DrainInbox();
+  void Start(IoRequest* r);
+  absl::Status Validate(const IoRequest* r) const;
+  Io* NewIo();
+  void FreeIo(Io* io);
+  void Dispatch(Io* io);
+  void OnIoDone(Io* io, const ScsiResult& r);
+  void Redrive(Io* io, const char* why);
+  void FinishIo(Io* io, const absl::Status& s);
+  void RefreshViews();
+  Path* SelectPath(Io* io);
+  void DrainNoPathQueue();
+  void CheckNoPathQueue();
+  void ProbeSatp(Path* path);
+  void ReprobeAll();
+  void FailEverything(const absl::Status& s);
+
+  Reactor* reactor_;
+  std::string identity_;
+  LunInfo lun_;
+  DeviceOptions options_;
+  DeviceGeometry geometry_;
+  uint32_t max_transfer_blocks_;
+  uint32_t max_unmap_blocks_;
+  uint32_t max_write_same_blocks_;
+  bool lost_ = false;
+
+  std::vector<std::unique_ptr<Path>> paths_;
+  std::vector<mpio_psp_path> views_;  // indexed by path index
+  std::vector<PathState> last_state_;
+  std::unique_ptr<PluginInstance> satp_;
+  std::unique_ptr<PluginInstance> psp_;
+  std::string claim_reason_;
+  uint32_t builtin_rr_next_ = 0;
+
+  std::atomic<IoRequest*> inbox_{nullptr};
+  InboxMessage inbox_message_{this};
+
+  std::vector<std::unique_ptr<Io>> io_storage_;
+  Io* free_ios_ = nullptr;
+  std::vector<std::unique_ptr<Parent>> parent_storage_;
+  Parent* free_parents_ = nullptr;
+  std::deque<Io*> no_path_queue_;
+  Reactor::TimerId no_path_timer_ = 0;
+  std::deque<DeviceEvent> events_;
+  std::vector<uint8_t> zero_block_;
+};
+
+}  // namespace mpio
+
+#endif  // MPIO_ENGINE_DEVICE_MULTIPATH_DEVICE_H_
