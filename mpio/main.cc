@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "mpio/bench_command.h"
 #include "mpio/discover_command.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "mpio 0.1.0");
   mpio::cli::AddDiscoverCommand(&app);
+  mpio::cli::AddBenchCommand(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -1,0 +1,9 @@
+// The one exported symbol of psp_lqd.so. Kept apart from lqd.cc so the
+// fuzzer and tests can link the PSP itself without a second entry point.
+#include "mpio/plugin.h"
+#include "plugins/psp/lqd/lqd.h"
+
+extern "C" MPIO_PLUGIN_EXPORT const struct mpio_plugin* mpio_plugin_entry(
+    void) {
+  return mpio_psp::LqdPlugin();
+}
