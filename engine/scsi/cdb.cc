@@ -136,8 +136,7 @@ absl::StatusOr<std::vector<uint8_t>> SetTargetPortGroupsParameters(
       return absl::InvalidArgumentError(absl::StrFormat(
           "SET TARGET PORT GROUPS parameters: asymmetric access state 0x%x "
           "for TPG %d cannot be requested (only 0-3)",
-          requests[i].asymmetric_access_state,
-          requests[i].target_port_group));
+          requests[i].asymmetric_access_state, requests[i].target_port_group));
     }
     out[4 + 4 * i] = requests[i].asymmetric_access_state;
     PutBe16(&out[4 + 4 * i + 2], requests[i].target_port_group);
@@ -152,8 +151,7 @@ Cdb PersistentReserveIn(PrInAction action, uint16_t alloc_len) {
   return c;
 }
 
-Cdb PersistentReserveOut(PrOutAction action, PrType type,
-                         uint32_t param_len) {
+Cdb PersistentReserveOut(PrOutAction action, PrType type, uint32_t param_len) {
   Cdb c = Make(10, kOpPersistentReserveOut);
   c.bytes[1] = static_cast<uint8_t>(action) & 0x1F;
   c.bytes[2] = static_cast<uint8_t>(type) & 0x0F;  // scope 0: LU_SCOPE

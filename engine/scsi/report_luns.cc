@@ -30,7 +30,8 @@ absl::StatusOr<LunList> ParseReportLuns(std::span<const uint8_t> data) {
         "REPORT LUNS: LUN LIST LENGTH %d is not a multiple of 8", list_len));
   }
   LunList out;
-  out.needed_alloc_len = list_len > 0xFFFFFFFFu - 8 ? 0xFFFFFFFFu : list_len + 8;
+  out.needed_alloc_len =
+      list_len > 0xFFFFFFFFu - 8 ? 0xFFFFFFFFu : list_len + 8;
   size_t have = (data.size() - 8) / 8 * 8;
   size_t use = list_len < have ? list_len : have;
   out.truncated = use < list_len;

@@ -26,6 +26,10 @@ absl::StatusOr<PortGroups> ParseReportTargetPortGroups(
   // whose bits 6:4 are reserved (0); the extended header puts 001b there.
   uint8_t format = end > 4 ? (data[4] >> 4) & 0x7 : 0;
   if (format == 1 && end < 8) {
+    if (out.truncated) {  // cut by the allocation length: ask for more
+      out.extended = true;
+      return out;
+    }
     return absl::InvalidArgumentError(absl::StrFormat(
         "REPORT TARGET PORT GROUPS: extended header (FORMAT TYPE 1) cut "
         "short at %d of 8 bytes",

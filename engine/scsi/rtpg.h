@@ -44,7 +44,7 @@ struct PortGroup {
 };
 
 struct PortGroups {
-  bool extended = false;  // extended header was returned
+  bool extended = false;                 // extended header was returned
   uint8_t implicit_transition_time = 0;  // seconds, 0 = not reported
   std::vector<PortGroup> groups;
   bool truncated = false;

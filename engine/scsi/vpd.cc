@@ -91,8 +91,8 @@ std::optional<uint16_t> PortDesignator(std::span<const Designator> ds,
 
 absl::StatusOr<uint32_t> VpdPageLength(std::span<const uint8_t> data) {
   if (data.size() < 4) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "VPD page: %d bytes, the header needs 4", data.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("VPD page: %d bytes, the header needs 4", data.size()));
   }
   return 4u + Be16(data, 2);
 }

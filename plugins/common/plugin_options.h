@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-namespace mpio_plugin {
+namespace mpio_plugin_options {
 
 struct Option {
   std::string key;  // lower case
@@ -120,6 +120,6 @@ inline size_t WriteText(const std::string& text, char* buf, size_t cap) {
   return text.size();
 }
 
-}  // namespace mpio_plugin
+}  // namespace mpio_plugin_options
 
 #endif  // MPIO_PLUGINS_COMMON_PLUGIN_OPTIONS_H_

@@ -8,9 +8,9 @@ namespace mpio_psp {
 bool ParseOptions(const char* text,
                   std::initializer_list<std::string_view> valid_keys,
                   std::vector<OptionKv>* out, char* err, size_t cap) {
-  std::vector<mpio_plugin::Option> parsed;
+  std::vector<mpio_plugin_options::Option> parsed;
   out->clear();
-  if (!mpio_plugin::ParseOptions(
+  if (!mpio_plugin_options::ParseOptions(
           text, std::vector<std::string_view>(valid_keys), &parsed, err, cap)) {
     return false;
   }
@@ -20,19 +20,19 @@ bool ParseOptions(const char* text,
 
 bool ParseUint(const OptionKv& o, uint64_t min, uint64_t max, uint64_t* value,
                char* err, size_t cap) {
-  return mpio_plugin::ParseUint({o.key, o.value}, min, max, value, err, cap);
+  return mpio_plugin_options::ParseUint({o.key, o.value}, min, max, value, err, cap);
 }
 
 bool ParseBool(const OptionKv& o, bool* value, char* err, size_t cap) {
-  return mpio_plugin::ParseBool({o.key, o.value}, value, err, cap);
+  return mpio_plugin_options::ParseBool({o.key, o.value}, value, err, cap);
 }
 
 void WriteError(char* err, size_t cap, const std::string& text) {
-  mpio_plugin::WriteError(err, cap, text);
+  mpio_plugin_options::WriteError(err, cap, text);
 }
 
 size_t WriteText(const std::string& text, char* buf, size_t cap) {
-  return mpio_plugin::WriteText(text, buf, cap);
+  return mpio_plugin_options::WriteText(text, buf, cap);
 }
 
 }  // namespace mpio_psp

@@ -1,11 +1,8 @@
 // Option parsing for the PSPs: a thin bridge to
 // plugins/common/plugin_options.h.
 //
-// Why a bridge: plugin_options.h puts its helpers in `namespace mpio_plugin`,
-// which cannot coexist in one C++ translation unit with the ABI's global
-// `struct mpio_plugin` (engine/include/mpio/plugin.h). psp_options.cc
-// includes only plugin_options.h and forwards to it, so PSP sources (which
-// need plugin.h) parse options with the shared rules and messages.
+// PSP sources call these instead of the header's templates so the parsing
+// code is compiled once, into mpio_psp_common.
 //
 // Same semantics as plugin_options.h: "k=v;k=v" (',' too), keys lower-cased,
 // blanks trimmed, unknown/repeated keys refused; on failure a one-line
