@@ -350,6 +350,14 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
 absl::Status Engine::Claim(MultipathDevice* device) {
   ClaimDecision d = rules_.Decide(device->lun(), plugins_);
   std::vector<std::string> notes = d.skipped;
+  // claim() sees the INQUIRY data but create() does not: SATPs that want
+  // the TPGS bits (explicit ALUA or not) take them as an option.
+  if (const LoadedPlugin* sp = plugins_.Find(MPIO_PLUGIN_SATP, d.satp);
+      sp && sp->ops.options_help && absl::StrContains(sp->ops.options_help, "tpgs=") &&
+      !absl::StrContains(d.satp_options, "tpgs=")) {
+    absl::StrAppend(&d.satp_options, d.satp_options.empty() ? "" : ";", "tpgs=",
+                    int{device->lun().inquiry.tpgs});
+  }
   auto satp = plugins_.Create(MPIO_PLUGIN_SATP, d.satp, d.satp_options);
   if (!satp.ok()) {
     notes.push_back(std::string(satp.status().message()));

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/base/log.h"
 #include "engine/device/iovec_slice.h"
 #include "engine/scsi/cdb.h"
 #include "engine/scsi/sense.h"
@@ -107,6 +108,7 @@ MultipathDevice::~MultipathDevice() {
 }
 
 void MultipathDevice::AddEvent(std::string text) {
+  Log(LogLevel::kInfo, absl::StrCat("device ", identity_, ": ", text));
   events_.push_back({Reactor::NowNs(), std::move(text)});
   if (events_.size() > kMaxEvents) events_.pop_front();
 }

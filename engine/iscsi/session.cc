@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <linux/tcp.h>  // struct tcp_info with tcpi_bytes_acked
 #include <poll.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -267,7 +269,12 @@ void IscsiSession::CheckTcpProgress(uint64_t now) {
   tcp_info info{};
   socklen_t len = sizeof(info);
   if (getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return;
-  if (info.tcpi_unacked == 0 || info.tcpi_bytes_acked != last_bytes_acked_ ||
+  // Bytes queued but not acknowledged, sent or not: with the link down the
+  // route is gone and nothing is even sent (tcpi_unacked stays 0), but the
+  // queue still grows.
+  int queued = 0;
+  if (ioctl(fd_, SIOCOUTQ, &queued) != 0) queued = 0;
+  if ((info.tcpi_unacked == 0 && queued == 0) || info.tcpi_bytes_acked != last_bytes_acked_ ||
       stall_since_ns_ == 0) {
     last_bytes_acked_ = info.tcpi_bytes_acked;
     stall_since_ns_ = now;
@@ -276,8 +283,8 @@ void IscsiSession::CheckTcpProgress(uint64_t now) {
   if (now - stall_since_ns_ > ToNs(config_.ack_stall)) {
     Fail(absl::UnavailableError(absl::StrCat(
         "portal ", config_.portal, ": no TCP acknowledgement for ",
-        (now - stall_since_ns_) / 1'000'000, " ms with ", info.tcpi_unacked,
-        " segments in flight (link down or black hole)")));
+        (now - stall_since_ns_) / 1'000'000, " ms with ", queued,
+        " bytes outstanding (link down or black hole)")));
   }
 }
 

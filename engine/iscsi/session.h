@@ -55,7 +55,7 @@ struct SessionConfig {
   absl::Duration login_timeout = absl::Seconds(5);
   absl::Duration command_timeout = absl::Seconds(30);
   absl::Duration nop_interval = absl::Milliseconds(500);
-  int nop_max_outstanding = 10;  // dead when more NOPs are unanswered
+  int nop_max_outstanding = 6;  // dead when more NOPs are unanswered (3 s)
   absl::Duration ack_stall = absl::Milliseconds(1200);
   absl::Duration tick = absl::Milliseconds(100);
 };

@@ -7,16 +7,18 @@
  * initiator. It is a test tool, not part of mpio; it uses libiscsi's
  * synchronous API on purpose (one command, then exit).
  *
- * Usage: lab_probe [-T SECONDS] [-i INITIATOR_IQN] URL CDB_HEX [ALLOC_LEN]
- *        lab_probe [-T SECONDS] [-i INITIATOR_IQN] URL CDB_HEX -w DATA_HEX
- *   URL is iscsi://IP:PORT/IQN/LUN. ALLOC_LEN is the data-in length expected
- *   (default 0: no data phase). -w sends DATA_HEX as data-out instead.
- * Output (stdout, one item per line):
+ * Usage: lab_probe [-T SECONDS] [-i INITIATOR_IQN] URL COMMAND [+ COMMAND]...
+ *   COMMAND is CDB_HEX [ALLOC_LEN]   (data-in of up to ALLOC_LEN bytes)
+ *           or CDB_HEX -w DATA_HEX   (data-out)
+ *   URL is iscsi://IP:PORT/IQN/LUN. All commands go over one session (one
+ *   I_T nexus), in order, which is what persistent reservations need.
+ * Output (stdout, per command, one item per line):
  *   status=0xNN
  *   sense=KEY/ASC/ASCQ            (only on CHECK CONDITION)
  *   data=HEX                      (data-in, possibly empty)
- * Exit: 0 GOOD, 2 other SCSI status, 1 transport/usage error. Every error
- * leaves nothing behind: the session is logged out and the context freed.
+ * Exit: 0 all GOOD, 2 some other SCSI status, 1 transport/usage error (the
+ * remaining commands are not sent). Every error leaves nothing behind: the
+ * session is logged out and the context freed.
  */
 #include <ctype.h>
 #include <iscsi/iscsi.h>
@@ -27,11 +29,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static int ParseHex(const char *text, unsigned char *out, size_t cap,
-                    size_t *len) {
+static int ParseHex(const char* text, unsigned char* out, size_t cap,
+                    size_t* len) {
   size_t n = 0;
   int high = -1;
-  for (const char *p = text; *p != '\0'; ++p) {
+  for (const char* p = text; *p != '\0'; ++p) {
     if (isspace((unsigned char)*p) || *p == ':' || *p == '-') continue;
     if (!isxdigit((unsigned char)*p)) return -1;
     int v = isdigit((unsigned char)*p) ? *p - '0'
@@ -52,12 +54,87 @@ static int ParseHex(const char *text, unsigned char *out, size_t cap,
 static void Usage(void) {
   fprintf(stderr,
           "usage: lab_probe [-T SECONDS] [-i INITIATOR] URL CDB_HEX "
-          "[ALLOC_LEN | -w DATA_HEX]\n");
+          "[ALLOC_LEN | -w DATA_HEX] [+ CDB_HEX ...]\n");
 }
 
-int main(int argc, char **argv) {
+/* One command: argv[*pos] is the CDB; advances *pos past its arguments and
+ * a following "+". Returns 0 GOOD, 2 other status, 1 error. */
+static int RunOne(struct iscsi_context* ctx, int lun, int argc, char** argv,
+                  int* pos) {
+  static unsigned char out_data[1 << 20];
+  unsigned char cdb[16];
+  size_t cdb_len = 0;
+  size_t out_len = 0;
+  int alloc_len = 0;
+  int writing = 0;
+  int i = *pos;
+  if (ParseHex(argv[i], cdb, sizeof(cdb), &cdb_len) != 0 ||
+      (cdb_len != 6 && cdb_len != 10 && cdb_len != 12 && cdb_len != 16)) {
+    fprintf(stderr, "lab_probe: CDB must be 6/10/12/16 bytes of hex: %s\n",
+            argv[i]);
+    return 1;
+  }
+  ++i;
+  if (i + 1 < argc && strcmp(argv[i], "-w") == 0) {
+    if (ParseHex(argv[i + 1], out_data, sizeof(out_data), &out_len) != 0) {
+      fprintf(stderr, "lab_probe: bad DATA_HEX\n");
+      return 1;
+    }
+    writing = 1;
+    i += 2;
+  } else if (i < argc && strcmp(argv[i], "+") != 0) {
+    alloc_len = atoi(argv[i]);
+    if (alloc_len < 0 || alloc_len > 1 << 20) {
+      fprintf(stderr, "lab_probe: bad ALLOC_LEN\n");
+      return 1;
+    }
+    ++i;
+  }
+  if (i < argc) {
+    if (strcmp(argv[i], "+") != 0) {
+      fprintf(stderr, "lab_probe: expected '+' before %s\n", argv[i]);
+      return 1;
+    }
+    ++i;
+  }
+  *pos = i;
+
+  struct scsi_task* task = scsi_create_task(
+      (int)cdb_len, cdb,
+      writing ? SCSI_XFER_WRITE
+              : (alloc_len > 0 ? SCSI_XFER_READ : SCSI_XFER_NONE),
+      writing ? (int)out_len : alloc_len);
+  if (task == NULL) {
+    fprintf(stderr, "lab_probe: scsi_create_task failed\n");
+    return 1;
+  }
+  struct iscsi_data data_out = {.size = out_len, .data = out_data};
+  int rc = 1;
+  if (iscsi_scsi_command_sync(ctx, lun, task, writing ? &data_out : NULL) ==
+      NULL) {
+    fprintf(stderr, "lab_probe: command failed: %s\n", iscsi_get_error(ctx));
+  } else {
+    printf("status=0x%02x\n", task->status & 0xff);
+    if (task->status == SCSI_STATUS_CHECK_CONDITION) {
+      printf("sense=0x%x/0x%02x/0x%02x\n", task->sense.key,
+             (task->sense.ascq >> 8) & 0xff, task->sense.ascq & 0xff);
+    }
+    printf("data=");
+    if (task->status == SCSI_STATUS_GOOD) {
+      for (int k = 0; k < task->datain.size; ++k) {
+        printf("%02x", task->datain.data[k]);
+      }
+    }
+    printf("\n");
+    rc = task->status == SCSI_STATUS_GOOD ? 0 : 2;
+  }
+  scsi_free_scsi_task(task);
+  return rc;
+}
+
+int main(int argc, char** argv) {
   int timeout_s = 10;
-  const char *initiator = "iqn.2026-12.test.mpio:lab-probe";
+  const char* initiator = "iqn.2026-12.test.mpio:lab-probe";
   int opt;
   while ((opt = getopt(argc, argv, "+T:i:h")) != -1) {
     switch (opt) {
@@ -76,38 +153,14 @@ int main(int argc, char **argv) {
     Usage();
     return 1;
   }
-  const char *url_text = argv[optind];
-  unsigned char cdb[16];
-  size_t cdb_len = 0;
-  if (ParseHex(argv[optind + 1], cdb, sizeof(cdb), &cdb_len) != 0 ||
-      (cdb_len != 6 && cdb_len != 10 && cdb_len != 12 && cdb_len != 16)) {
-    fprintf(stderr, "lab_probe: CDB must be 6/10/12/16 bytes of hex\n");
-    return 1;
-  }
-  static unsigned char out_data[65536];
-  size_t out_len = 0;
-  int alloc_len = 0;
-  int writing = 0;
-  if (argc - optind >= 4 && strcmp(argv[optind + 2], "-w") == 0) {
-    if (ParseHex(argv[optind + 3], out_data, sizeof(out_data), &out_len) != 0) {
-      fprintf(stderr, "lab_probe: bad DATA_HEX\n");
-      return 1;
-    }
-    writing = 1;
-  } else if (argc - optind >= 3) {
-    alloc_len = atoi(argv[optind + 2]);
-    if (alloc_len < 0 || alloc_len > 1 << 20) {
-      fprintf(stderr, "lab_probe: bad ALLOC_LEN\n");
-      return 1;
-    }
-  }
+  const char* url_text = argv[optind];
 
-  struct iscsi_context *ctx = iscsi_create_context(initiator);
+  struct iscsi_context* ctx = iscsi_create_context(initiator);
   if (ctx == NULL) {
     fprintf(stderr, "lab_probe: iscsi_create_context failed\n");
     return 1;
   }
-  struct iscsi_url *url = iscsi_parse_full_url(ctx, url_text);
+  struct iscsi_url* url = iscsi_parse_full_url(ctx, url_text);
   if (url == NULL) {
     fprintf(stderr, "lab_probe: bad URL: %s\n", iscsi_get_error(ctx));
     iscsi_destroy_context(ctx);
@@ -123,40 +176,17 @@ int main(int argc, char **argv) {
     iscsi_destroy_context(ctx);
     return 1;
   }
-
-  struct scsi_task *task = scsi_create_task(
-      (int)cdb_len, cdb,
-      writing ? SCSI_XFER_WRITE : (alloc_len > 0 ? SCSI_XFER_READ
-                                                 : SCSI_XFER_NONE),
-      writing ? (int)out_len : alloc_len);
-  if (task == NULL) {
-    fprintf(stderr, "lab_probe: scsi_create_task failed\n");
-    iscsi_logout_sync(ctx);
-    iscsi_destroy_url(url);
-    iscsi_destroy_context(ctx);
-    return 1;
-  }
-  struct iscsi_data data_out = {.size = out_len, .data = out_data};
-  int rc = 1;
-  if (iscsi_scsi_command_sync(ctx, url->lun, task,
-                              writing ? &data_out : NULL) == NULL) {
-    fprintf(stderr, "lab_probe: command failed: %s\n", iscsi_get_error(ctx));
-  } else {
-    printf("status=0x%02x\n", task->status & 0xff);
-    if (task->status == SCSI_STATUS_CHECK_CONDITION) {
-      printf("sense=0x%x/0x%02x/0x%02x\n", task->sense.key,
-             (task->sense.ascq >> 8) & 0xff, task->sense.ascq & 0xff);
+  int rc = 0;
+  int pos = optind + 1;
+  while (pos < argc) {
+    int one = RunOne(ctx, url->lun, argc, argv, &pos);
+    if (one == 1) {
+      rc = 1;
+      break;
     }
-    printf("data=");
-    if (task->status == SCSI_STATUS_GOOD) {
-      for (int i = 0; i < task->datain.size; ++i) {
-        printf("%02x", task->datain.data[i]);
-      }
-    }
-    printf("\n");
-    rc = task->status == SCSI_STATUS_GOOD ? 0 : 2;
+    if (one == 2) rc = 2;
   }
-  scsi_free_scsi_task(task);
+  fflush(stdout);
   iscsi_logout_sync(ctx);
   iscsi_destroy_url(url);
   iscsi_destroy_context(ctx);

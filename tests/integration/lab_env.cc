@@ -1,0 +1,71 @@
+#include "tests/integration/lab_env.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace mpio::testing {
+
+std::string LabScript() { return MPIO_SOURCE_DIR "/tests/lab/lab.sh"; }
+std::string PluginDir() { return MPIO_PLUGIN_DIR; }
+
+absl::StatusOr<std::string> Shell(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  if (p == nullptr) return absl::InternalError("popen failed");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = pclose(p);
+  if (rc != 0) return absl::InternalError(absl::StrCat("`", command, "` failed: ", out));
+  return out;
+}
+
+absl::StatusOr<LabEnv> LabEnv::Load(const std::string& name) {
+  auto out = Shell(absl::StrCat("bash ", LabScript(), " env --name ", name));
+  if (!out.ok()) return out.status();
+  LabEnv env;
+  env.name = name;
+  for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+    auto eq = line.find('=');
+    if (eq == absl::string_view::npos) continue;
+    std::string value(line.substr(eq + 1));
+    // lab.sh quotes with backslashes (printf %q): undo the simple cases.
+    std::string unq;
+    for (size_t i = 0; i < value.size(); i++) {
+      if (value[i] == '\\' && i + 1 < value.size()) i++;
+      unq += value[i];
+    }
+    env.vars[std::string(line.substr(0, eq))] = unq;
+  }
+  env.target_iqn = env.vars["LAB_TARGET_IQN"];
+  for (absl::string_view p : absl::StrSplit(env.vars["LAB_PORTALS"], ' ', absl::SkipEmpty())) {
+    env.portals.emplace_back(p);
+  }
+  (void)absl::SimpleAtoi(env.vars["LAB_LUN_SIZE_BYTES"], &env.lun_size_bytes);
+  if (env.portals.empty()) return absl::NotFoundError(absl::StrCat("lab ", name, " has no portals"));
+  return env;
+}
+
+absl::Status LabEnv::Fault(int path, const std::string& fault, const std::string& extra) const {
+  auto r = Shell(absl::StrCat("bash ", LabScript(), " fault --name ", name, " --path ", path, " ",
+                              fault, " ", extra));
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+absl::Status LabEnv::TargetFault(const std::string& fault) const {
+  auto r = Shell(absl::StrCat("bash ", LabScript(), " fault --name ", name, " ", fault));
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
+TargetSpec LabEnv::Spec() const {
+  TargetSpec spec;
+  for (const auto& p : portals) spec.portals.push_back({p, ""});
+  spec.target_iqn = target_iqn;
+  return spec;
+}
+
+}  // namespace mpio::testing
