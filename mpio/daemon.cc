@@ -3,12 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/log.h"
-#include "fuse/fuse_export.h"
-#include "nbd/server.h"
-#if MPIO_HAVE_CONTROL
 #include "engine/control/control_server.h"
 #include "engine/metrics/metrics_exporter.h"
-#endif
+#include "fuse/fuse_export.h"
+#include "nbd/server.h"
 
 namespace mpio {
 namespace {
@@ -65,9 +63,9 @@ absl::Status Daemon::Start(DaemonConfig config) {
     nbd_ = std::move(*s);
   }
   if (!config_.fuse_dir.empty()) {
-    FuseOptions fo;
+    fuse::FuseOptions fo;
     fo.allow_other = config_.fuse_allow_other;
-    auto f = FuseExport::Mount(config_.fuse_dir, fo);
+    auto f = fuse::FuseExport::Mount(config_.fuse_dir, fo);
     if (!f.ok()) return f.status();
     fuse_ = std::move(*f);
     Log(LogLevel::kInfo, absl::StrCat("fuse: mounted ", config_.fuse_dir));
@@ -98,27 +96,25 @@ absl::Status Daemon::Start(DaemonConfig config) {
     }
     if (!config_.nbd_tcp.empty()) {
       std::string host;
-      uint16_t port;
+      uint16_t port = 0;
       absl::Status s = SplitHostPort(config_.nbd_tcp, &host, &port);
       if (s.ok()) s = nbd_->ListenTcp(host, port);
       if (!s.ok()) return s;
       Log(LogLevel::kInfo, absl::StrCat("nbd: listening on tcp:", config_.nbd_tcp));
     }
   }
-#if MPIO_HAVE_CONTROL
   if (!config_.control_socket.empty()) {
-    auto c = ControlServer::Start(engine_.get(), config_.control_socket);
+    auto c = control::ControlServer::Start(engine_.get(), config_.control_socket);
     if (!c.ok()) return c.status();
     control_ = std::move(*c);
     Log(LogLevel::kInfo, absl::StrCat("control: ", config_.control_socket));
   }
   if (!config_.metrics_listen.empty()) {
-    auto m = MetricsExporter::Start(engine_.get(), config_.metrics_listen);
+    auto m = metrics::MetricsExporter::Start(engine_.get(), config_.metrics_listen);
     if (!m.ok()) return m.status();
     metrics_ = std::move(*m);
     Log(LogLevel::kInfo, absl::StrCat("metrics: http://", config_.metrics_listen, "/metrics"));
   }
-#endif
   return absl::OkStatus();
 }
 
@@ -162,10 +158,8 @@ absl::Status Daemon::Reload(const DaemonConfig& config) {
 }
 
 void Daemon::Stop() {
-#if MPIO_HAVE_CONTROL
   metrics_.reset();
   control_.reset();
-#endif
   if (fuse_) {
     fuse_->Unmount();
     fuse_.reset();

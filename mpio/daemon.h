@@ -21,9 +21,15 @@
 namespace mpio {
 
 class NbdServer;
+namespace fuse {
 class FuseExport;
+}
+namespace control {
 class ControlServer;
+}
+namespace metrics {
 class MetricsExporter;
+}
 
 class Daemon {
  public:
@@ -44,9 +50,9 @@ class Daemon {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Reactor> nbd_reactor_;
   std::unique_ptr<NbdServer> nbd_;
-  std::unique_ptr<FuseExport> fuse_;
-  std::unique_ptr<ControlServer> control_;
-  std::unique_ptr<MetricsExporter> metrics_;
+  std::unique_ptr<fuse::FuseExport> fuse_;
+  std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<metrics::MetricsExporter> metrics_;
   std::vector<std::string> exported_;
 };
 

@@ -5,6 +5,8 @@
 
 #include "mpio/bench_command.h"
 #include "mpio/discover_command.h"
+#include "mpio/mount_command.h"
+#include "mpio/serve_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -15,6 +17,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mpio 0.1.0");
   mpio::cli::AddDiscoverCommand(&app);
   mpio::cli::AddBenchCommand(&app);
+  mpio::cli::AddServeCommand(&app);
+  mpio::cli::AddMountCommands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

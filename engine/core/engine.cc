@@ -221,6 +221,25 @@ Engine::~Engine() { Shutdown(); }
 void Engine::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // Give back the reservation keys (bounded: a dead target cannot hold the
+  // shutdown up for more than a few seconds).
+  auto pending = std::make_shared<std::atomic<int>>(1);  // 1: the loop below
+  auto released = std::make_shared<absl::Notification>();
+  reactor_->RunSync([&] {
+    absl::MutexLock lock(&mu_);
+    for (auto& d : devices_) {
+      if (!d->fence()) continue;
+      for (auto& p : d->paths()) {
+        if (!p || !p->usable()) continue;
+        (*pending)++;
+        d->mutable_fence()->Unregister(p.get(), [pending, released] {
+          if (--*pending == 0) released->Notify();
+        });
+      }
+    }
+    if (--*pending == 0) released->Notify();
+  });
+  released->WaitForNotificationWithTimeout(absl::Seconds(3));
   reactor_->RunSync([this] {
     absl::MutexLock lock(&mu_);
     devices_.clear();

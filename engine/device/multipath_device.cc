@@ -101,6 +101,11 @@ MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity, const L
 MultipathDevice::~MultipathDevice() {
   if (no_path_timer_) reactor_->Cancel(no_path_timer_);
   FailEverything(absl::CancelledError("device removed"));
+  for (auto& q : held_) {
+    std::deque<Io*> ios;
+    ios.swap(q);
+    for (Io* io : ios) FinishIo(io, absl::CancelledError("device removed"));
+  }
   // Closing paths delivers CANCELLED for what is still on the wire; with
   // lost_ set those I/Os complete with an error instead of being re-driven.
   lost_ = true;
@@ -131,6 +136,27 @@ void MultipathDevice::SetPlugins(std::unique_ptr<PluginInstance> satp,
   claim_reason_ = std::move(claim_reason);
   AddEvent(absl::StrCat("claimed: ", claim_reason_));
   RefreshViews();
+  if (!fence_ && !paths_.empty() && paths_[0]) {
+    fence_ = std::make_unique<ReservationFence>(
+        options_.fence, paths_[0]->session_config().initiator_iqn, identity_);
+    Path* first = nullptr;
+    for (auto& p : paths_) {
+      if (p && p->state() == PathState::kActive && !first) first = p.get();
+    }
+    if (first) {
+      fence_->Setup(first, [this, first] {
+        AddEvent(fence_->reason());
+        // Paths that joined before the mode was known register now.
+        for (auto& p : paths_) {
+          if (!p || p.get() == first || p->state() != PathState::kActive) continue;
+          Path* path = p.get();
+          fence_->RegisterPath(path, [this, path](absl::Status s) {
+            if (!s.ok()) path->FailNow(std::string(s.message()));
+          });
+        }
+      });
+    }
+  }
   for (auto& p : paths_) {
     if (p && p->state() == PathState::kActive) ProbeSatp(p.get());
   }
@@ -538,10 +564,15 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
 
 void MultipathDevice::Redrive(Io* io, const char* why) {
   (void)why;
+  const int32_t dead = io->path;
   io->path_failures++;
   io->path = -1;
-  if (io->op == IoOp::kRead || options_.fence == "none") {
+  if (io->op == IoOp::kRead || io->op == IoOp::kFlush || options_.fence == "none") {
     Dispatch(io);
+    return;
+  }
+  if (fence_ && fence_->mode() == ReservationFence::Mode::kReservation && dead >= 0) {
+    HoldForFence(io, static_cast<uint32_t>(dead));
     return;
   }
   // Writes (and other modifying commands) go out again only after the dead
@@ -549,6 +580,62 @@ void MultipathDevice::Redrive(Io* io, const char* why) {
   // teardown, which may still be pending on this call stack: the next loop
   // turn is after it.
   reactor_->After(absl::ZeroDuration(), [this, io] { Dispatch(io); });
+}
+
+uint64_t MultipathDevice::held_writes() const {
+  uint64_t n = 0;
+  for (const auto& q : held_) n += q.size();
+  return n;
+}
+
+void MultipathDevice::HoldForFence(Io* io, uint32_t dead) {
+  if (held_.size() <= dead) {
+    held_.resize(dead + 1);
+    fence_running_.resize(dead + 1, false);
+  }
+  held_[dead].push_back(io);
+  // The dead path's teardown may still be on this call stack: fence on the
+  // next turn, when its connection is gone.
+  if (!fence_running_[dead]) {
+    fence_running_[dead] = true;
+    reactor_->After(absl::ZeroDuration(), [this, dead] { RunFence(dead); });
+  }
+}
+
+void MultipathDevice::RunFence(uint32_t dead) {
+  Path* via = nullptr;
+  for (auto& p : paths_) {
+    if (p && p->usable() && p->index() != dead) {
+      via = p.get();
+      break;
+    }
+  }
+  if (via == nullptr) {
+    // No path to fence from: wait for one (OnPathChanged retries).
+    fence_running_[dead] = false;
+    return;
+  }
+  const std::string dead_name = paths_[dead]->name();
+  fence_->FencePath(paths_[dead].get(), via, [this, dead, dead_name](absl::Status s) {
+    fence_running_[dead] = false;
+    std::deque<Io*> ios;
+    ios.swap(held_[dead]);
+    if (s.ok()) {
+      AddEvent(absl::StrCat("fenced ", dead_name, " (its reservation key preempted); re-driving ",
+                            ios.size(), " writes"));
+    } else {
+      // Nothing is lost: the writes still go out, with only the connection
+      // reset as a fence, and the event says so.
+      AddEvent(absl::StrCat("fence of ", dead_name, " failed: ", s.message(),
+                            "; re-driving ", ios.size(), " writes with reset only"));
+    }
+    for (Io* io : ios) Dispatch(io);
+  });
+}
+
+void MultipathDevice::PrepareActivation(Path* path, std::function<void(absl::Status)> done) {
+  if (!fence_) return done(absl::OkStatus());
+  fence_->RegisterPath(path, std::move(done));
 }
 
 void MultipathDevice::FinishIo(Io* io, const absl::Status& s) {
@@ -620,7 +707,15 @@ void MultipathDevice::OnPathChanged(Path* path, const std::string& reason) {
   last_state_[path->index()] = path->state();
   if (entered) ProbeSatp(path);
   RefreshViews();
-  if (usable_paths() > 0) DrainNoPathQueue();
+  if (usable_paths() > 0) {
+    DrainNoPathQueue();
+    for (uint32_t i = 0; i < held_.size(); i++) {
+      if (!held_[i].empty() && !fence_running_[i]) {
+        fence_running_[i] = true;
+        reactor_->After(absl::ZeroDuration(), [this, i] { RunFence(i); });
+      }
+    }
+  }
 }
 
 absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {

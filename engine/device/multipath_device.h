@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "engine/claim/plugin_registry.h"
 #include "engine/device/block_device.h"
+#include "engine/device/reservation_fence.h"
 #include "engine/path/path.h"
 #include "engine/reactor/reactor.h"
 
@@ -35,8 +36,10 @@ namespace mpio {
 struct DeviceOptions {
   absl::Duration no_path_retry = absl::Seconds(30);  // all paths down: queue
   int max_retries = 5;  // per I/O, for retryable SCSI conditions
-  // fence: "reset" (connection reset before re-driving writes) or "none".
-  std::string fence = "reset";
+  // Before a dead path's writes are re-driven: "auto" (persistent
+  // reservation fence where the LUN supports it, else reset), "reservation",
+  // "reset" (TCP reset of the dead connection only) or "none".
+  std::string fence = "auto";
 };
 
 struct DeviceEvent {
@@ -79,6 +82,12 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   // Path::Listener
   void OnPathChanged(Path* path, const std::string& reason) override;
   absl::Status OnPathProbed(Path* path, const LunInfo& info) override;
+  void PrepareActivation(Path* path, std::function<void(absl::Status)> done) override;
+
+  // The write fence; null until the device is claimed.
+  const ReservationFence* fence() const { return fence_.get(); }
+  ReservationFence* mutable_fence() { return fence_.get(); }
+  uint64_t held_writes() const;
 
  private:
   struct Io;
@@ -108,6 +117,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   void ProbeSatp(Path* path);
   void ReprobeAll();
   void FailEverything(const absl::Status& s);
+  void HoldForFence(Io* io, uint32_t dead_path);
+  void RunFence(uint32_t dead_path);
 
   Reactor* reactor_;
   std::string identity_;
@@ -138,6 +149,10 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   Reactor::TimerId no_path_timer_ = 0;
   std::deque<DeviceEvent> events_;
   std::vector<uint8_t> zero_block_;
+  std::unique_ptr<ReservationFence> fence_;
+  // Writes of a dead path waiting for its fence, by path index.
+  std::vector<std::deque<Io*>> held_;
+  std::vector<bool> fence_running_;
 };
 
 }  // namespace mpio

@@ -112,35 +112,46 @@ void Path::OnConnected(const absl::Status& s) {
     }
     lun_ = std::move(*info);
     attempt_ = 0;
-    if (ever_up_ && policy_.probation > absl::ZeroDuration()) {
-      SetState(PathState::kProbation,
-               absl::StrCat("back; on probation for ",
-                            absl::FormatDuration(policy_.probation)));
-      probation_timer_ = reactor_->After(policy_.probation, [this] {
-        probation_timer_ = 0;
-        if (state_ != PathState::kProbation || !session_) return;
-        // Probation ends with a good TEST UNIT READY.
-        scsi::Cdb tur = scsi::TestUnitReady();
-        std::weak_ptr<bool> alive2 = alive_;
-        RunCommand(session_.get(), tur.bytes.data(), tur.len, DataDirection::kNone, 0, {},
-                   [this, alive2](const CommandOutcome& o) {
-                     if (alive2.expired() || state_ != PathState::kProbation) return;
-                     if (o.good()) {
-                       SetState(PathState::kActive, "probation passed");
-                     } else if (session_) {
-                       session_->Fail(absl::UnavailableError(
-                           absl::StrCat("TEST UNIT READY after probation: ", o.Describe())));
-                     }
-                   });
-      });
-    } else {
-      SetState(PathState::kActive, "logged in");
-    }
-    ever_up_ = true;
-    if (!checker_timer_) {
-      checker_timer_ = reactor_->Every(policy_.checker_interval, [this] { RunChecker(); });
-    }
+    listener_->PrepareActivation(this, [this, alive](absl::Status ready) {
+      if (alive.expired()) return;
+      if (!ready.ok()) {
+        if (session_) session_->Fail(ready);
+        return;
+      }
+      Activate();
+    });
   });
+}
+
+void Path::Activate() {
+  if (ever_up_ && policy_.probation > absl::ZeroDuration()) {
+    SetState(PathState::kProbation,
+             absl::StrCat("back; on probation for ",
+                          absl::FormatDuration(policy_.probation)));
+    probation_timer_ = reactor_->After(policy_.probation, [this] {
+      probation_timer_ = 0;
+      if (state_ != PathState::kProbation || !session_) return;
+      // Probation ends with a good TEST UNIT READY.
+      scsi::Cdb tur = scsi::TestUnitReady();
+      std::weak_ptr<bool> alive2 = alive_;
+      RunCommand(session_.get(), tur.bytes.data(), tur.len, DataDirection::kNone, 0, {},
+                 [this, alive2](const CommandOutcome& o) {
+                   if (alive2.expired() || state_ != PathState::kProbation) return;
+                   if (o.good()) {
+                     SetState(PathState::kActive, "probation passed");
+                   } else if (session_) {
+                     session_->Fail(absl::UnavailableError(
+                         absl::StrCat("TEST UNIT READY after probation: ", o.Describe())));
+                   }
+                 });
+    });
+  } else {
+    SetState(PathState::kActive, "logged in");
+  }
+  ever_up_ = true;
+  if (!checker_timer_) {
+    checker_timer_ = reactor_->Every(policy_.checker_interval, [this] { RunChecker(); });
+  }
 }
 
 void Path::RunChecker() {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,12 @@ class Path {
     // First successful probe (used by discovery and identity checks).
     // Return an error to refuse the path (e.g. identity mismatch).
     virtual absl::Status OnPathProbed(class Path* path, const LunInfo& info) = 0;
+    // Last step before the path carries I/O (e.g. register its reservation
+    // key). An error keeps the path out and retries later.
+    virtual void PrepareActivation(class Path* path, std::function<void(absl::Status)> done) {
+      (void)path;
+      done(absl::OkStatus());
+    }
 
    protected:
     ~Listener() = default;
@@ -119,6 +126,7 @@ class Path {
  private:
   void Connect();
   void OnConnected(const absl::Status& s);
+  void Activate();
   void OnSessionFailed(const absl::Status& reason);
   void ScheduleReconnect();
   void SetState(PathState s, std::string reason);
