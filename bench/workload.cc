@@ -184,7 +184,8 @@ struct Runner {
     bool measuring = !run->prefill && now >= run->measure_from_ns;
     if (!status.ok()) {
       run->done_errors++;
-      if (measuring) s->stats.errors++;
+      // A failed prefill write leaves a block unverifiable: count it.
+      if (measuring || run->prefill) s->stats.errors++;
       std::lock_guard<std::mutex> l(run->error_mu);
       if (run->first_error.empty()) {
         run->first_error = absl::StrCat(IoOpName(r->op), " at ", r->offset, ": ", status.message());

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "mpio/admin_commands.h"
 #include "mpio/bench_command.h"
 #include "mpio/discover_command.h"
 #include "mpio/mount_command.h"
@@ -19,12 +20,16 @@ int main(int argc, char** argv) {
   mpio::cli::AddBenchCommand(&app);
   mpio::cli::AddServeCommand(&app);
   mpio::cli::AddMountCommands(&app);
+  mpio::cli::AddAdminCommands(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" that exit 0; real usage errors
+    // exit 2 like every verb's own argument checks.
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
   }
   return 0;
 }

@@ -207,7 +207,9 @@ void Parser::Engine(TableReader& r) {
   r.ReadInt("nop_max_outstanding", 1, 1000, &e.session.nop_max_outstanding);
   r.ReadDuration("ack_stall", kPositive, &e.session.ack_stall);
 
-  r.ReadDuration("no_path_retry", kZeroOk, &e.device.no_path_retry);
+  DurationRange no_path_retry = kZeroOk;
+  no_path_retry.allow_queue_fail = true;
+  r.ReadDuration("no_path_retry", no_path_retry, &e.device.no_path_retry);
   r.ReadInt("max_retries", 0, 1000, &e.device.max_retries);
   r.ReadChoice("fence", kFences, &e.device.fence);
 

@@ -588,5 +588,18 @@ TEST_CASE("text that is not UTF-8 or has NULs is an error, not a crash") {
   CHECK(StartsWith(ErrorOf(raw_nul), "/etc/mpio.toml:2:"));
 }
 
+TEST_CASE("no_path_retry takes dm-multipath's queue and fail") {
+  auto q = ParseConfigText("[engine]\nno_path_retry = \"queue\"\n", "q.toml");
+  REQUIRE(q.ok());
+  CHECK(q->engine.device.no_path_retry == absl::InfiniteDuration());
+  auto f = ParseConfigText("[engine]\nno_path_retry = \"fail\"\n", "f.toml");
+  REQUIRE(f.ok());
+  CHECK(f->engine.device.no_path_retry == absl::ZeroDuration());
+  auto bad = ParseConfigText("[engine]\nno_path_retry = \"forever\"\n", "b.toml");
+  CHECK_FALSE(bad.ok());
+  auto other = ParseConfigText("[engine]\nprobation = \"queue\"\n", "o.toml");
+  CHECK_FALSE(other.ok());
+}
+
 }  // namespace
 }  // namespace mpio

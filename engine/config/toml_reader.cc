@@ -245,6 +245,11 @@ bool TableReader::ReadDuration(absl::string_view key, DurationRange range,
   if (node == nullptr) return false;
   absl::Duration d;
   std::string shown;
+  if (const toml::value<std::string>* s = node->as_string();
+      s && range.allow_queue_fail && (s->get() == "queue" || s->get() == "fail")) {
+    *out = s->get() == "queue" ? absl::InfiniteDuration() : absl::ZeroDuration();
+    return true;
+  }
   if (const toml::value<std::string>* s = node->as_string()) {
     absl::StatusOr<absl::Duration> parsed = ParseConfigDuration(s->get());
     if (!parsed.ok()) {

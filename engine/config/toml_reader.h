@@ -66,6 +66,9 @@ absl::string_view Suggest(absl::string_view key,
 // Which durations a key accepts.
 struct DurationRange {
   bool allow_zero = false;
+  // dm-multipath's words for no_path_retry: "queue" (forever) and "fail"
+  // (at once) stand for an infinite and a zero duration.
+  bool allow_queue_fail = false;
   absl::Duration max = absl::Hours(24 * 7);
 };
 

@@ -363,6 +363,22 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
     scan->Start();
   });
   done.WaitForNotification();
+  // New devices decide their write fence right after the claim (a few PR
+  // commands): wait for it, bounded, so callers start I/O with the fence
+  // in place rather than racing it.
+  for (int i = 0; i < 100; i++) {
+    bool pending = false;
+    reactor_->RunSync([&] {
+      for (auto* d : result.devices) {
+        if (d->fence() && d->fence()->mode() == ReservationFence::Mode::kPending &&
+            d->usable_paths() > 0) {
+          pending = true;
+        }
+      }
+    });
+    if (!pending) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   return result;
 }
 

@@ -139,26 +139,11 @@ void MultipathDevice::SetPlugins(std::unique_ptr<PluginInstance> satp,
   if (!fence_ && !paths_.empty() && paths_[0]) {
     fence_ = std::make_unique<ReservationFence>(
         options_.fence, paths_[0]->session_config().initiator_iqn, identity_);
-    Path* first = nullptr;
+    std::vector<Path*> active;
     for (auto& p : paths_) {
-      if (p && p->state() == PathState::kActive && !first) first = p.get();
+      if (p && p->state() == PathState::kActive) active.push_back(p.get());
     }
-    if (first) {
-      fence_->Setup(first, [this, first] {
-        AddEvent(fence_->reason());
-        // Paths that joined before the mode was known register now.
-        for (auto& p : paths_) {
-          if (!p || p.get() == first || p->state() != PathState::kActive) continue;
-          Path* path = p.get();
-          fence_->RegisterPath(path, [this, path](absl::Status s) {
-            if (!s.ok()) path->FailNow(std::string(s.message()));
-          });
-        }
-      });
-    }
-  }
-  for (auto& p : paths_) {
-    if (p && p->state() == PathState::kActive) ProbeSatp(p.get());
+    fence_->Setup(active, [this] { AddEvent(fence_->reason()); });
   }
 }
 
@@ -448,12 +433,20 @@ void MultipathDevice::Dispatch(Io* io) {
     return;
   }
   Path* p = SelectPath(io);
+  if (p == nullptr && options_.no_path_retry == absl::ZeroDuration()) {
+    FinishIo(io, absl::UnavailableError(absl::StrCat(
+                     "no usable path to ", identity_, " (no_path_retry = fail)")));
+    return;
+  }
   if (p == nullptr) {
     io->queued_ns = Reactor::NowNs();
     no_path_queue_.push_back(io);
     if (no_path_timer_ == 0) {
-      AddEvent(absl::StrCat("all paths down: queueing I/O for up to ",
-                            absl::FormatDuration(options_.no_path_retry)));
+      AddEvent(options_.no_path_retry == absl::InfiniteDuration()
+                   ? std::string("all paths down: queueing I/O until a path returns "
+                                 "(no_path_retry = queue)")
+                   : absl::StrCat("all paths down: queueing I/O for up to ",
+                                  absl::FormatDuration(options_.no_path_retry)));
       no_path_timer_ = reactor_->Every(absl::Milliseconds(100), [this] { CheckNoPathQueue(); });
     }
     return;
@@ -554,6 +547,11 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
       AddEvent(absl::StrCat("device lost: ", reason));
       fail_io(v.errno_value ? v.errno_value : ENODEV);
       FailEverything(absl::NotFoundError(absl::StrCat(identity_, " lost: ", reason)));
+      // Every path reconnects and re-probes: the device is back when a path
+      // finds the same LUN again (OnPathProbed).
+      for (auto& path : paths_) {
+        if (path) path->FailNow(absl::StrCat("device lost: ", reason));
+      }
       return;
     case MPIO_ACTION_FAIL_IO:
     default:
@@ -728,6 +726,11 @@ absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {
     return absl::FailedPreconditionError(absl::StrCat(
         "path ", path->name(), " reports block size ", info.capacity.block_size, ", device has ",
         lun_.capacity.block_size));
+  }
+  if (lost_) {
+    // The LUN came back (same identity): the device serves again.
+    lost_ = false;
+    AddEvent(absl::StrCat("device back: path ", path->name(), " reports the LUN again"));
   }
   if (info.capacity.size_bytes() != lun_.capacity.size_bytes()) {
     AddEvent(absl::StrCat("path ", path->name(), " reports size ", info.capacity.size_bytes(),

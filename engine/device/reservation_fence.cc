@@ -56,11 +56,12 @@ void ReservationFence::SetMode(Mode m, std::string reason) {
   reason_ = std::move(reason);
 }
 
-void ReservationFence::Setup(Path* path, std::function<void()> done) {
-  if (path->session() == nullptr) return done();
+void ReservationFence::Setup(std::vector<Path*> paths, std::function<void()> done) {
+  if (paths.empty() || paths[0]->session() == nullptr) return done();
+  Path* path = paths[0];
   scsi::Cdb cdb = scsi::PersistentReserveIn(scsi::PrInAction::kReadReservation, 64);
   RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kRead, 64, {},
-             [this, path, done](const CommandOutcome& o) {
+             [this, path, paths, done](const CommandOutcome& o) {
                auto fallback = [&](std::string why) {
                  SetMode(Mode::kReset, absl::StrCat("fence = reset: ", why));
                  if (requested_ == "reservation") Log(LogLevel::kWarn, reason_);
@@ -85,7 +86,7 @@ void ReservationFence::Setup(Path* path, std::function<void()> done) {
                  return fallback(absl::StrFormat(
                      "the LUN is reserved by another initiator (key 0x%016x)", r->key));
                }
-               Register(path, [this, path, done](absl::Status s) {
+               RegisterAll(paths, 0, [this, path, done](absl::Status s) {
                  if (!s.ok()) {
                    SetMode(Mode::kReset, absl::StrCat("fence = reset: ", s.message()));
                    return done();
@@ -115,12 +116,12 @@ void ReservationFence::ReleaseStale(Path* path, uint64_t holder, std::function<v
     done();
   };
   PrOut(path, scsi::PrOutAction::kRegisterAndIgnore, scsi::PrType::kNone, 0, key,
-        [this, path, key, holder, finish](const CommandOutcome& o1) {
+        [path, key, holder, finish](const CommandOutcome& o1) {
           if (!o1.good()) return finish("could not release");
           PrOut(path, scsi::PrOutAction::kPreempt, kType, key, holder,
-                [this, path, key, finish](const CommandOutcome& o2) {
+                [path, key, finish](const CommandOutcome& o2) {
                   PrOut(path, scsi::PrOutAction::kRelease, kType, key, 0,
-                        [this, path, key, finish, o2](const CommandOutcome& o3) {
+                        [path, key, finish, o2](const CommandOutcome& o3) {
                           PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, key, 0,
                                 [finish, o2, o3](const CommandOutcome&) {
                                   finish(o2.good() && o3.good() ? "released" : "could not release");
@@ -128,6 +129,15 @@ void ReservationFence::ReleaseStale(Path* path, uint64_t holder, std::function<v
                         });
                 });
         });
+}
+
+void ReservationFence::RegisterAll(std::vector<Path*> paths, size_t next,
+                                   std::function<void(absl::Status)> done) {
+  if (next == paths.size()) return done(absl::OkStatus());
+  Register(paths[next], [this, paths, next, done](absl::Status s) {
+    if (!s.ok()) return done(s);
+    RegisterAll(paths, next + 1, done);
+  });
 }
 
 void ReservationFence::Register(Path* path, std::function<void(absl::Status)> done) {
@@ -160,6 +170,12 @@ void ReservationFence::Unregister(Path* path, std::function<void()> done) {
 }
 
 void ReservationFence::RegisterPath(Path* path, std::function<void(absl::Status)> done) {
+  // While the mode is still being decided, register anyway: the
+  // reservation may be taken any moment, and an unregistered path's writes
+  // would then be refused. A registration without a reservation is inert.
+  if (mode_ == Mode::kPending) {
+    return Register(path, [done](absl::Status) { done(absl::OkStatus()); });
+  }
   if (mode_ != Mode::kReservation) return done(absl::OkStatus());
   // After a target restart the reservation may be gone: take it again.
   Register(path, [this, path, done](absl::Status s) {

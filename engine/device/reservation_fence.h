@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/path/path.h"
@@ -35,9 +36,11 @@ class ReservationFence {
 
   ReservationFence(std::string requested, std::string initiator, std::string identity);
 
-  // Decides the mode using `path` (READ RESERVATION), registers it and takes
-  // the reservation. `done` runs once the mode is known.
-  void Setup(Path* path, std::function<void()> done);
+  // Decides the mode using the first of `paths` (READ RESERVATION),
+  // registers every one of them, then takes the reservation (in that order,
+  // so no path's writes meet a reservation it is not registered for).
+  // `done` runs once the mode is known.
+  void Setup(std::vector<Path*> paths, std::function<void()> done);
   // Registers a (re)joining path's key; OK when not in reservation mode.
   void RegisterPath(Path* path, std::function<void(absl::Status)> done);
   // Removes `dead`'s registration from `via`, so late writes from the dead
@@ -61,6 +64,7 @@ class ReservationFence {
   void Reserve(Path* path, std::function<void(absl::Status)> done);
   void SetMode(Mode m, std::string reason);
   void ReleaseStale(Path* path, uint64_t holder, std::function<void()> done);
+  void RegisterAll(std::vector<Path*> paths, size_t next, std::function<void(absl::Status)> done);
 
   std::string requested_;
   uint64_t key_prefix_;  // top 40 bits

@@ -44,7 +44,7 @@ const char* PathStateName(PathState s);
 
 struct PathPolicy {
   absl::Duration reconnect_min = absl::Milliseconds(250);
-  absl::Duration reconnect_max = absl::Seconds(10);
+  absl::Duration reconnect_max = absl::Seconds(5);
   absl::Duration probation = absl::Seconds(2);
   int flap_failures = 3;                       // this many failures...
   absl::Duration flap_window = absl::Seconds(60);  // ...within this window...

@@ -24,11 +24,11 @@ portals=()
 for p in $LAB_PORTALS; do portals+=(--portal "$p"); done
 
 # ---- discover
-out=$("$MPIO_BIN" discover "${portals[@]}" 2>&1); rc=$?
+"$MPIO_BIN" discover "${portals[@]}" >"$work/out" 2>&1; rc=$?
 check "discover: exit 0 when every portal answers" test "$rc" -eq 0
 check "discover: one device with $LAB_PATHS paths, vendor and size shown" bash -c "
-  grep -q 'Paths: $LAB_PATHS' <<<'$out' && grep -q '$LAB_VENDOR' <<<'$out' &&
-  grep -q '$LAB_LUN_SIZE_BYTES bytes' <<<'$out'"
+  grep -q 'Paths: $LAB_PATHS' '$work/out' && grep -q '$LAB_VENDOR' '$work/out' &&
+  grep -q '$LAB_LUN_SIZE_BYTES bytes' '$work/out'"
 json=$("$MPIO_BIN" discover "${portals[@]}" --json 2>/dev/null)
 check "discover --json: valid, identity and paths" python3 -c "
 import json, sys
@@ -37,25 +37,25 @@ assert len(d['devices']) == 1 and len(d['devices'][0]['paths']) == $LAB_PATHS
 assert d['devices'][0]['identity'].startswith('naa.')
 assert d['devices'][0]['size_bytes'] == $LAB_LUN_SIZE_BYTES" "$json"
 start=$(date +%s)
-out=$("$MPIO_BIN" discover "${portals[@]}" --portal 127.0.0.1:9 2>&1); rc=$?
+"$MPIO_BIN" discover "${portals[@]}" --portal 127.0.0.1:9 >"$work/out" 2>&1; rc=$?
 took=$(( $(date +%s) - start ))
 check "discover: a refused portal gives exit 3, is named, and the rest is listed" bash -c "
-  [ $rc -eq 3 ] && grep -q '127.0.0.1:9.*ERROR' <<<'$out' && grep -q 'Paths: $LAB_PATHS' <<<'$out'"
+  [ $rc -eq 3 ] && grep -q '127.0.0.1:9.*ERROR' '$work/out' && grep -q 'Paths: $LAB_PATHS' '$work/out'"
 check "discover: ... within seconds ($took s)" test "$took" -le 20
 port=$((30000 + RANDOM % 20000))
 python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
 http_pid=$!
 sleep 1
-out=$("$MPIO_BIN" discover --portal "127.0.0.1:$port" --login-timeout 3 2>&1); rc=$?
+"$MPIO_BIN" discover --portal "127.0.0.1:$port" --login-timeout 3 >"$work/out" 2>&1; rc=$?
 check "discover: an HTTP server is reported as not iSCSI, exit 1 (no device)" bash -c "
-  [ $rc -eq 1 ] && grep -q '127.0.0.1:$port.*ERROR' <<<'$out'"
+  [ $rc -eq 1 ] && grep -q '127.0.0.1:$port.*ERROR' '$work/out'"
 kill "$http_pid"; http_pid=
 "$MPIO_BIN" discover 2>"$work/err"; rc=$?
 check "discover without --portal: usage error" bash -c "[ $rc -ne 0 ] && grep -qi portal '$work/err'"
 
 # ---- bench
-out=$("$MPIO_BIN" bench "${portals[@]}" --policies "rr:iops=1,lqd,fixed" -w randread:4k:qd8 \
-      --duration 1 --out "$work" 2>&1); rc=$?
+"$MPIO_BIN" bench "${portals[@]}" --policies "rr:iops=1,lqd,fixed" -w randread:4k:qd8 \
+  --duration 1 --out "$work" >"$work/out" 2>&1; rc=$?
 check "bench: three policies run, exit 0" test "$rc" -eq 0
 check "bench: results.json has one row per policy with per-path shares" python3 -c "
 import json

@@ -318,5 +318,33 @@ TEST_CASE("all paths down past no_path_retry: I/O fails with EIO, the engine sta
   CHECK(SyncIo(d, IoOp::kRead, 0, &buf).ok());
 }
 
+TEST_CASE("LUN removed on every path: I/O fails at once, the device comes back with it") {
+  LabEnv lab = Lab();
+  if (lab.vars["LAB_TARGET_KIND"] != "tgtd") return;
+  auto e = MakeEngine(absl::Seconds(30));
+  MultipathDevice* d = OnlyDevice(e.get(), lab);
+  std::vector<uint8_t> buf(4096);
+  REQUIRE(SyncIo(d, IoOp::kRead, 0, &buf).ok());
+  REQUIRE(lab.TargetFault("lun-remove").ok());
+  auto t0 = std::chrono::steady_clock::now();
+  absl::Status s = SyncIo(d, IoOp::kRead, 0, &buf);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK_FALSE(s.ok());
+  CHECK(ErrnoFromStatus(s) == ENODEV);
+  CHECK(took < 5);  // at once, not after no_path_retry (30 s)
+  bool lost = false;
+  e->RunOnReactor([&] { lost = d->lost(); });
+  CHECK(lost);
+  CHECK_FALSE(SyncIo(d, IoOp::kRead, 4096, &buf).ok());
+  REQUIRE(lab.TargetFault("lun-add").ok());
+  bool back = false;
+  for (int i = 0; i < 300 && !back; i++) {
+    e->RunOnReactor([&] { back = !d->lost() && d->usable_paths() > 0; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(back);
+  CHECK(SyncIo(d, IoOp::kRead, 0, &buf).ok());
+}
+
 }  // namespace
 }  // namespace mpio::testing

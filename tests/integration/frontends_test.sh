@@ -54,14 +54,14 @@ size=$LAB_LUN_SIZE_BYTES
 uri="nbd+unix:///$dev?socket=$work/nbd.sock"
 
 # ---- NBD
-list=$(timeout 30 nbdinfo --list "nbd+unix:///?socket=$work/nbd.sock" 2>&1)
+timeout 30 nbdinfo --list "nbd+unix:///?socket=$work/nbd.sock" >"$work/list" 2>&1
 check "nbdinfo --list shows the device and its size" \
-  bash -c "grep -q '$dev' <<<'$list' && grep -q '$size' <<<'$list'"
-info=$(timeout 30 nbdinfo --json "$uri" 2>&1)
+  bash -c "grep -q '$dev' '$work/list' && grep -q '$size' '$work/list'"
+timeout 30 nbdinfo --json "$uri" >"$work/info" 2>&1
 check "nbdinfo shows block size constraints and trim/flush/fua" bash -c "
-  grep -q '\"block_size_minimum\": 512' <<<'$info' &&
-  grep -q '\"can_flush\": true' <<<'$info' && grep -q '\"can_fua\": true' <<<'$info' &&
-  grep -q '\"can_trim\": true' <<<'$info' && grep -q '\"can_multi_conn\": true' <<<'$info'"
+  grep -q '\"block_size_minimum\": 512' '$work/info' &&
+  grep -q '\"can_flush\": true' '$work/info' && grep -q '\"can_fua\": true' '$work/info' &&
+  grep -q '\"can_trim\": true' '$work/info' && grep -q '\"can_multi_conn\": true' '$work/info'"
 
 img=$((512 << 20))
 head -c "$img" /dev/urandom >"$work/in.img"

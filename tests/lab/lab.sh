@@ -59,6 +59,8 @@ usage: lab.sh COMMAND [OPTIONS]   (run as root)
                                    accepts, iSCSI stops answering)
         kill-target                SIGKILL the target (all paths)
         restart-target             (re)start it with the same config and LUN
+        lun-remove | lun-add       tgtd only: delete the LUN on every portal /
+                                   add it back with the same identity and data
         alua-ao | alua-an          istgt only: SET TARGET PORT GROUPS to move
                                    path I's port group to active/optimized or
                                    active/non-optimized (not persistent)
@@ -756,7 +758,7 @@ cmd_fault() {
   local ns
   ns=$(netns_of "${C_NAME}")
   case $fault in
-    kill-target | restart-target | hold | release) ;;
+    kill-target | restart-target | hold | release | lun-remove | lun-add) ;;
     *)
       [[ $path =~ ^[1-4]$ && $path -le ${C_PATHS} ]] ||
         die "fault ${fault}: --path must be 1..${C_PATHS}"
@@ -795,6 +797,20 @@ EOF
       if [[ $fault == hold ]]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
       ;;
     kill-target) kill_target ;;
+    lun-remove | lun-add)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      local t=(tgtadm -C "${C_CTL_PORT}" --lld iscsi)
+      if [[ $fault == lun-remove ]]; then
+        # The LUN vanishes on every portal at once (LOGICAL UNIT NOT
+        # SUPPORTED from then on); sessions stay up.
+        "${t[@]}" --op delete --mode logicalunit --tid "${C_TID}" --lun "${C_LUN}"
+      else
+        "${t[@]}" --op new --mode logicalunit --tid "${C_TID}" --lun "${C_LUN}" \
+          -b "${C_LUN_FILE}"
+        "${t[@]}" --op update --mode logicalunit --tid "${C_TID}" --lun "${C_LUN}" \
+          --params "vendor_id=${C_VENDOR},product_id=${C_MODEL},scsi_id=${C_SCSI_ID},scsi_sn=${C_SERIAL},thin_provisioning=1"
+      fi
+      ;;
     restart-target)
       stop_target
       start_target
