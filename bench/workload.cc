@@ -43,7 +43,8 @@ absl::StatusOr<uint64_t> ParseSize(std::string s) {
   }
   uint64_t v;
   if (!absl::SimpleAtoi(s, &v) || v == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("'", s, "' is not a size like 4k or 1m"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", s, "' is not a size like 4k or 1m"));
   }
   return v * mult;
 }
@@ -140,7 +141,8 @@ struct Runner {
       return;
     }
     bool write = false;
-    bool sequential = spec.pattern == Pattern::kRead || spec.pattern == Pattern::kWrite;
+    bool sequential =
+        spec.pattern == Pattern::kRead || spec.pattern == Pattern::kWrite;
     if (prefill) {
       uint64_t b = cursor.fetch_add(1);
       if (b >= blocks) {
@@ -155,10 +157,16 @@ struct Runner {
     } else {
       switch (spec.pattern) {
         case Pattern::kRead:
-        case Pattern::kRandRead: write = false; break;
+        case Pattern::kRandRead:
+          write = false;
+          break;
         case Pattern::kWrite:
-        case Pattern::kRandWrite: write = true; break;
-        case Pattern::kRandRw: write = int(s->rng % 100) >= spec.read_percent; break;
+        case Pattern::kRandWrite:
+          write = true;
+          break;
+        case Pattern::kRandRw:
+          write = int(s->rng % 100) >= spec.read_percent;
+          break;
       }
       s->req.offset = NextBlock(s, sequential) * spec.block_size;
     }
@@ -188,7 +196,8 @@ struct Runner {
       if (measuring || run->prefill) s->stats.errors++;
       std::lock_guard<std::mutex> l(run->error_mu);
       if (run->first_error.empty()) {
-        run->first_error = absl::StrCat(IoOpName(r->op), " at ", r->offset, ": ", status.message());
+        run->first_error = absl::StrCat(IoOpName(r->op), " at ", r->offset,
+                                        ": ", status.message());
       }
     } else {
       if (r->op == IoOp::kRead && run->spec.verify) {
@@ -198,7 +207,8 @@ struct Runner {
             s->stats.verify_failures++;
             std::lock_guard<std::mutex> l(run->error_mu);
             if (run->first_error.empty()) {
-              run->first_error = absl::StrCat("verify failed at byte ", r->offset + off);
+              run->first_error =
+                  absl::StrCat("verify failed at byte ", r->offset + off);
             }
             break;
           }
@@ -221,17 +231,23 @@ struct Runner {
 
 std::string PatternName(Pattern p) {
   switch (p) {
-    case Pattern::kRead: return "read";
-    case Pattern::kWrite: return "write";
-    case Pattern::kRandRead: return "randread";
-    case Pattern::kRandWrite: return "randwrite";
-    case Pattern::kRandRw: return "randrw";
+    case Pattern::kRead:
+      return "read";
+    case Pattern::kWrite:
+      return "write";
+    case Pattern::kRandRead:
+      return "randread";
+    case Pattern::kRandWrite:
+      return "randwrite";
+    case Pattern::kRandRw:
+      return "randrw";
   }
   return "?";
 }
 
 bool PatternWrites(Pattern p) {
-  return p == Pattern::kWrite || p == Pattern::kRandWrite || p == Pattern::kRandRw;
+  return p == Pattern::kWrite || p == Pattern::kRandWrite ||
+         p == Pattern::kRandRw;
 }
 
 absl::StatusOr<WorkloadSpec> ParseWorkload(const std::string& text) {
@@ -246,24 +262,33 @@ absl::StatusOr<WorkloadSpec> ParseWorkload(const std::string& text) {
   };
   if (parts.size() < 3) return bad("too few fields");
   const std::string& p = parts[0];
-  if (p == "read") spec.pattern = Pattern::kRead;
-  else if (p == "write") spec.pattern = Pattern::kWrite;
-  else if (p == "randread") spec.pattern = Pattern::kRandRead;
-  else if (p == "randwrite") spec.pattern = Pattern::kRandWrite;
-  else if (p == "randrw") spec.pattern = Pattern::kRandRw;
-  else return bad(absl::StrCat("unknown pattern '", p, "'"));
+  if (p == "read")
+    spec.pattern = Pattern::kRead;
+  else if (p == "write")
+    spec.pattern = Pattern::kWrite;
+  else if (p == "randread")
+    spec.pattern = Pattern::kRandRead;
+  else if (p == "randwrite")
+    spec.pattern = Pattern::kRandWrite;
+  else if (p == "randrw")
+    spec.pattern = Pattern::kRandRw;
+  else
+    return bad(absl::StrCat("unknown pattern '", p, "'"));
   auto bs = ParseSize(parts[1]);
   if (!bs.ok()) return bad(std::string(bs.status().message()));
-  if (*bs % 512 != 0 || *bs > (32u << 20)) return bad("block size must be a multiple of 512, at most 32m");
+  if (*bs % 512 != 0 || *bs > (32u << 20))
+    return bad("block size must be a multiple of 512, at most 32m");
   spec.block_size = static_cast<uint32_t>(*bs);
-  if (parts[2].rfind("qd", 0) != 0 || !absl::SimpleAtoi(parts[2].substr(2), &spec.queue_depth) ||
+  if (parts[2].rfind("qd", 0) != 0 ||
+      !absl::SimpleAtoi(parts[2].substr(2), &spec.queue_depth) ||
       spec.queue_depth < 1 || spec.queue_depth > 1024) {
-    return bad(absl::StrCat("'", parts[2], "' is not a queue depth qd1..qd1024"));
+    return bad(
+        absl::StrCat("'", parts[2], "' is not a queue depth qd1..qd1024"));
   }
   for (size_t i = 3; i < parts.size(); i++) {
     if (parts[i].rfind("rwmixread=", 0) == 0 &&
-        absl::SimpleAtoi(parts[i].substr(10), &spec.read_percent) && spec.read_percent >= 0 &&
-        spec.read_percent <= 100) {
+        absl::SimpleAtoi(parts[i].substr(10), &spec.read_percent) &&
+        spec.read_percent >= 0 && spec.read_percent <= 100) {
       continue;
     }
     return bad(absl::StrCat("unknown field '", parts[i], "'"));
@@ -292,25 +317,30 @@ double LatencyHistogram::PercentileUs(double p) const {
   uint64_t seen = 0;
   for (int i = 0; i < kBuckets; i++) {
     seen += counts[i];
-    if (seen >= want) return std::min(std::pow(2.0, (i + 1) / 4.0), max_ns / 1000.0);
+    if (seen >= want)
+      return std::min(std::pow(2.0, (i + 1) / 4.0), max_ns / 1000.0);
   }
   return max_ns / 1000.0;
 }
 
-absl::StatusOr<WorkloadResult> RunWorkload(BlockDevice* device, const WorkloadSpec& spec,
-                                           std::function<void(const Progress&)> progress) {
+absl::StatusOr<WorkloadResult> RunWorkload(
+    BlockDevice* device, const WorkloadSpec& spec,
+    std::function<void(const Progress&)> progress) {
   const DeviceGeometry& g = device->geometry();
   if (spec.block_size % g.block_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("block size ", spec.block_size,
-                                                   " is not a multiple of the device's ",
-                                                   g.block_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("block size ", spec.block_size,
+                     " is not a multiple of the device's ", g.block_size));
   }
-  uint64_t ws = spec.working_set_bytes ? std::min(spec.working_set_bytes, g.size_bytes) : g.size_bytes;
+  uint64_t ws = spec.working_set_bytes
+                    ? std::min(spec.working_set_bytes, g.size_bytes)
+                    : g.size_bytes;
   Runner run;
   run.device = device;
   run.spec = spec;
   run.blocks = ws / spec.block_size;
-  if (run.blocks == 0) return absl::InvalidArgumentError("working set smaller than one block");
+  if (run.blocks == 0)
+    return absl::InvalidArgumentError("working set smaller than one block");
   run.seed = NowNs() | 1;
   for (int i = 0; i < spec.queue_depth; i++) {
     auto s = std::make_unique<Slot>();
@@ -324,9 +354,10 @@ absl::StatusOr<WorkloadResult> RunWorkload(BlockDevice* device, const WorkloadSp
   }
   auto run_phase = [&](absl::Duration duration, bool report) {
     const uint64_t start = NowNs();
-    run.deadline_ns = duration == absl::InfiniteDuration()
-                          ? UINT64_MAX
-                          : start + static_cast<uint64_t>(absl::ToInt64Nanoseconds(duration));
+    run.deadline_ns =
+        duration == absl::InfiniteDuration()
+            ? UINT64_MAX
+            : start + static_cast<uint64_t>(absl::ToInt64Nanoseconds(duration));
     run.stop = false;
     run.inflight = static_cast<int>(run.slots.size());
     for (auto& s : run.slots) run.Issue(s.get());
@@ -335,8 +366,8 @@ absl::StatusOr<WorkloadResult> RunWorkload(BlockDevice* device, const WorkloadSp
       if (!run.prefill && NowNs() >= run.deadline_ns) run.stop = true;
       run.cv.wait_for(lock, std::chrono::milliseconds(200));
       if (report && progress) {
-        progress({(NowNs() - start) / 1e9, run.done_ios.load(), run.done_bytes.load(),
-                  run.done_errors.load()});
+        progress({(NowNs() - start) / 1e9, run.done_ios.load(),
+                  run.done_bytes.load(), run.done_errors.load()});
       }
     }
   };
@@ -349,10 +380,12 @@ absl::StatusOr<WorkloadResult> RunWorkload(BlockDevice* device, const WorkloadSp
   run.cursor = 0;
   const double cpu0 = CpuSeconds();
   const uint64_t t0 = NowNs();
-  run.measure_from_ns = t0 + static_cast<uint64_t>(absl::ToInt64Nanoseconds(spec.ramp));
+  run.measure_from_ns =
+      t0 + static_cast<uint64_t>(absl::ToInt64Nanoseconds(spec.ramp));
   run_phase(spec.duration + spec.ramp, true);
   WorkloadResult result;
-  result.seconds = (NowNs() - std::max(t0, std::min(run.measure_from_ns, NowNs()))) / 1e9;
+  result.seconds =
+      (NowNs() - std::max(t0, std::min(run.measure_from_ns, NowNs()))) / 1e9;
   result.cpu_seconds = CpuSeconds() - cpu0;
   for (auto& s : run.slots) {
     result.ios += s->stats.ios;

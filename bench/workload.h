@@ -66,7 +66,9 @@ struct WorkloadResult {
   LatencyHistogram latency;
   std::string first_error;
   double iops() const { return seconds > 0 ? ios / seconds : 0; }
-  double mib_per_s() const { return seconds > 0 ? bytes / seconds / (1 << 20) : 0; }
+  double mib_per_s() const {
+    return seconds > 0 ? bytes / seconds / (1 << 20) : 0;
+  }
 };
 
 struct Progress {
@@ -78,8 +80,9 @@ struct Progress {
 
 // Runs the job. Errors are counted, not fatal (a failover test wants to see
 // that there are none). Fails only for a spec the device cannot run.
-absl::StatusOr<WorkloadResult> RunWorkload(BlockDevice* device, const WorkloadSpec& spec,
-                                           std::function<void(const Progress&)> progress = {});
+absl::StatusOr<WorkloadResult> RunWorkload(
+    BlockDevice* device, const WorkloadSpec& spec,
+    std::function<void(const Progress&)> progress = {});
 
 }  // namespace mpio::bench
 

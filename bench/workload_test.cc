@@ -7,7 +7,9 @@
 namespace mpio::bench {
 namespace {
 
-TEST_CASE("ParseWorkload accepts fio-like specs and refuses bad ones with the format") {
+TEST_CASE(
+    "ParseWorkload accepts fio-like specs and refuses bad ones with the "
+    "format") {
   auto w = ParseWorkload("randrw:4k:qd16:rwmixread=70");
   REQUIRE(w.ok());
   CHECK(w->pattern == Pattern::kRandRw);
@@ -15,11 +17,13 @@ TEST_CASE("ParseWorkload accepts fio-like specs and refuses bad ones with the fo
   CHECK(w->queue_depth == 16);
   CHECK(w->read_percent == 70);
   CHECK(ParseWorkload("write:1m:qd1")->block_size == 1u << 20);
-  for (const char* bad : {"randread", "scan:4k:qd1", "read:3:qd1", "read:4k:32", "read:4k:qd0",
-                          "read:4k:qd1:mix=5", "read:64m:qd1"}) {
+  for (const char* bad : {"randread", "scan:4k:qd1", "read:3:qd1", "read:4k:32",
+                          "read:4k:qd0", "read:4k:qd1:mix=5", "read:64m:qd1"}) {
     auto r = ParseWorkload(bad);
     CHECK_FALSE(r.ok());
-    CHECK(std::string(r.status().message()).find("expected PATTERN:BLOCK:qdN") != std::string::npos);
+    CHECK(
+        std::string(r.status().message()).find("expected PATTERN:BLOCK:qdN") !=
+        std::string::npos);
   }
 }
 
@@ -51,7 +55,9 @@ TEST_CASE("verification catches a corrupted block") {
   // honest: the prefill's stamps end up at the wrong LBAs.
   struct Corrupting : BlockDevice {
     testing::MemoryBlockDevice* inner;
-    const DeviceGeometry& geometry() const override { return inner->geometry(); }
+    const DeviceGeometry& geometry() const override {
+      return inner->geometry();
+    }
     void Submit(IoRequest* r) override {
       if (r->op == IoOp::kRead) {
         inner->Submit(r);

@@ -11,12 +11,14 @@
 namespace mpio {
 namespace {
 
-absl::Status SplitHostPort(const std::string& text, std::string* host, uint16_t* port) {
+absl::Status SplitHostPort(const std::string& text, std::string* host,
+                           uint16_t* port) {
   auto colon = text.rfind(':');
   int p = 0;
   if (colon == std::string::npos || colon == 0 ||
       (p = atoi(text.c_str() + colon + 1)) <= 0 || p > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not HOST:PORT"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not HOST:PORT"));
   }
   *host = text.substr(0, colon);
   *port = static_cast<uint16_t>(p);
@@ -38,9 +40,12 @@ absl::Status Daemon::Start(DaemonConfig config) {
   for (const auto& e : engine_->plugin_errors()) Log(LogLevel::kWarn, e);
   std::vector<std::string> loaded;
   for (const auto& p : engine_->plugins().plugins()) {
-    loaded.push_back(absl::StrCat(PluginKindName(p->ops.kind), " ", p->ops.name));
+    loaded.push_back(
+        absl::StrCat(PluginKindName(p->ops.kind), " ", p->ops.name));
   }
-  Log(LogLevel::kInfo, absl::StrCat("plugins: ", loaded.empty() ? "none" : absl::StrJoin(loaded, ", ")));
+  Log(LogLevel::kInfo,
+      absl::StrCat("plugins: ",
+                   loaded.empty() ? "none" : absl::StrJoin(loaded, ", ")));
   absl::Status rules_ok;
   engine_->RunOnReactor([&] {
     for (const auto& r : config_.claim_rules) {
@@ -57,7 +62,9 @@ absl::Status Daemon::Start(DaemonConfig config) {
     nbd_reactor_->Start();
     NbdServerOptions no;
     no.allow_remote = config_.nbd_allow_remote;
-    no.log = [](absl::string_view line) { Log(LogLevel::kInfo, absl::StrCat("nbd: ", line)); };
+    no.log = [](absl::string_view line) {
+      Log(LogLevel::kInfo, absl::StrCat("nbd: ", line));
+    };
     auto s = NbdServer::Create(nbd_reactor_.get(), no);
     if (!s.ok()) return s.status();
     nbd_ = std::move(*s);
@@ -83,7 +90,8 @@ absl::Status Daemon::Start(DaemonConfig config) {
     for (const auto& n : report->notes) Log(LogLevel::kWarn, n);
   }
   auto devices = engine_->devices();
-  if (devices.empty()) Log(LogLevel::kWarn, "no devices found on the configured targets");
+  if (devices.empty())
+    Log(LogLevel::kWarn, "no devices found on the configured targets");
   for (size_t i = 0; i < devices.size(); i++) {
     absl::Status s = ExportDevice(devices[i], i);
     if (!s.ok()) return s;
@@ -92,7 +100,8 @@ absl::Status Daemon::Start(DaemonConfig config) {
     if (!config_.nbd_unix.empty()) {
       absl::Status s = nbd_->ListenUnix(config_.nbd_unix);
       if (!s.ok()) return s;
-      Log(LogLevel::kInfo, absl::StrCat("nbd: listening on unix:", config_.nbd_unix));
+      Log(LogLevel::kInfo,
+          absl::StrCat("nbd: listening on unix:", config_.nbd_unix));
     }
     if (!config_.nbd_tcp.empty()) {
       std::string host;
@@ -100,20 +109,24 @@ absl::Status Daemon::Start(DaemonConfig config) {
       absl::Status s = SplitHostPort(config_.nbd_tcp, &host, &port);
       if (s.ok()) s = nbd_->ListenTcp(host, port);
       if (!s.ok()) return s;
-      Log(LogLevel::kInfo, absl::StrCat("nbd: listening on tcp:", config_.nbd_tcp));
+      Log(LogLevel::kInfo,
+          absl::StrCat("nbd: listening on tcp:", config_.nbd_tcp));
     }
   }
   if (!config_.control_socket.empty()) {
-    auto c = control::ControlServer::Start(engine_.get(), config_.control_socket);
+    auto c =
+        control::ControlServer::Start(engine_.get(), config_.control_socket);
     if (!c.ok()) return c.status();
     control_ = std::move(*c);
     Log(LogLevel::kInfo, absl::StrCat("control: ", config_.control_socket));
   }
   if (!config_.metrics_listen.empty()) {
-    auto m = metrics::MetricsExporter::Start(engine_.get(), config_.metrics_listen);
+    auto m =
+        metrics::MetricsExporter::Start(engine_.get(), config_.metrics_listen);
     if (!m.ok()) return m.status();
     metrics_ = std::move(*m);
-    Log(LogLevel::kInfo, absl::StrCat("metrics: http://", config_.metrics_listen, "/metrics"));
+    Log(LogLevel::kInfo,
+        absl::StrCat("metrics: http://", config_.metrics_listen, "/metrics"));
   }
   return absl::OkStatus();
 }
@@ -122,9 +135,10 @@ absl::Status Daemon::ExportDevice(MultipathDevice* d, size_t index) {
   // Exports are named by identity; "dev<N>" is a short alias for humans.
   std::string alias = absl::StrCat("dev", index);
   if (nbd_) {
-    absl::Status s = nbd_->AddExport(d->identity(), d, {alias},
-                                     absl::StrCat(d->lun().inquiry.vendor, " ",
-                                                  d->lun().inquiry.product, " via mpio"));
+    absl::Status s =
+        nbd_->AddExport(d->identity(), d, {alias},
+                        absl::StrCat(d->lun().inquiry.vendor, " ",
+                                     d->lun().inquiry.product, " via mpio"));
     if (!s.ok()) return s;
   }
   if (fuse_) {
@@ -132,9 +146,9 @@ absl::Status Daemon::ExportDevice(MultipathDevice* d, size_t index) {
     if (!s.ok()) return s;
   }
   exported_.push_back(d->identity());
-  Log(LogLevel::kInfo, absl::StrCat("exported ", d->identity(), " (", alias, ", ",
-                                    d->geometry().size_bytes, " bytes, ", d->paths().size(),
-                                    " paths)"));
+  Log(LogLevel::kInfo, absl::StrCat("exported ", d->identity(), " (", alias,
+                                    ", ", d->geometry().size_bytes, " bytes, ",
+                                    d->paths().size(), " paths)"));
   return absl::OkStatus();
 }
 
@@ -152,8 +166,9 @@ absl::Status Daemon::Reload(const DaemonConfig& config) {
       if (!s.ok() && result.ok()) result = s;
     }
   });
-  Log(LogLevel::kInfo, absl::StrCat("reloaded: ", config.claim_rules.size(), " claim rules, log level ",
-                                    config.log_level));
+  Log(LogLevel::kInfo,
+      absl::StrCat("reloaded: ", config.claim_rules.size(),
+                   " claim rules, log level ", config.log_level));
   return result;
 }
 

@@ -2,7 +2,6 @@
 
 #include <iostream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -65,7 +64,8 @@ int RunDiscover(const DiscoverArgs& a) {
     nlohmann::json j;
     j["portals"] = nlohmann::json::array();
     for (auto& p : report->portals) {
-      j["portals"].push_back({{"portal", p.portal}, {"targets", p.targets}, {"error", p.error}});
+      j["portals"].push_back(
+          {{"portal", p.portal}, {"targets", p.targets}, {"error", p.error}});
     }
     j["devices"] = nlohmann::json::array();
     (*engine)->RunOnReactor([&] {
@@ -74,32 +74,39 @@ int RunDiscover(const DiscoverArgs& a) {
     j["notes"] = report->notes;
     std::cout << j.dump(2) << "\n";
   } else {
-    std::vector<std::vector<std::string>> rows = {{"PORTAL", "TARGETS", "STATUS"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"PORTAL", "TARGETS", "STATUS"}};
     for (auto& p : report->portals) {
       std::string targets;
-      for (auto& t : p.targets) absl::StrAppend(&targets, targets.empty() ? "" : " ", t);
-      rows.push_back({p.portal, targets.empty() ? "-" : targets,
-                      p.error.empty() ? "ok" : absl::StrCat("ERROR: ", p.error)});
+      for (auto& t : p.targets)
+        absl::StrAppend(&targets, targets.empty() ? "" : " ", t);
+      rows.push_back(
+          {p.portal, targets.empty() ? "-" : targets,
+           p.error.empty() ? "ok" : absl::StrCat("ERROR: ", p.error)});
     }
     std::cout << Table(rows) << "\n";
     (*engine)->RunOnReactor([&] {
       for (auto* d : report->devices) {
         const LunInfo& lun = d->lun();
         std::cout << "Device " << d->identity() << "\n"
-                  << "   Vendor/Model: " << lun.inquiry.vendor << " / " << lun.inquiry.product
-                  << " (rev " << lun.inquiry.revision << ")\n"
+                  << "   Vendor/Model: " << lun.inquiry.vendor << " / "
+                  << lun.inquiry.product << " (rev " << lun.inquiry.revision
+                  << ")\n"
                   << "   Size: " << HumanBytes(d->geometry().size_bytes) << " ("
-                  << d->geometry().size_bytes << " bytes, " << d->geometry().block_size
-                  << "-byte blocks)\n"
-                  << "   Storage Array Type: " << (d->satp() ? d->satp()->name() : "(none)")
-                  << "  " << (d->satp() ? d->satp()->Describe() : "") << "\n"
-                  << "   Path Selection Policy: " << (d->psp() ? d->psp()->name() : "built-in")
-                  << "  " << (d->psp() ? d->psp()->Describe() : "") << "\n"
+                  << d->geometry().size_bytes << " bytes, "
+                  << d->geometry().block_size << "-byte blocks)\n"
+                  << "   Storage Array Type: "
+                  << (d->satp() ? d->satp()->name() : "(none)") << "  "
+                  << (d->satp() ? d->satp()->Describe() : "") << "\n"
+                  << "   Path Selection Policy: "
+                  << (d->psp() ? d->psp()->name() : "built-in") << "  "
+                  << (d->psp() ? d->psp()->Describe() : "") << "\n"
                   << "   Claimed by: " << d->claim_reason() << "\n"
-                  << "   Paths: " << d->paths().size() << " (" << d->usable_paths()
-                  << " usable)\n";
+                  << "   Paths: " << d->paths().size() << " ("
+                  << d->usable_paths() << " usable)\n";
         for (const auto& p : d->paths()) {
-          std::cout << "      " << p->name() << "  " << PathStateName(p->state()) << "\n";
+          std::cout << "      " << p->name() << "  "
+                    << PathStateName(p->state()) << "\n";
         }
         std::cout << "\n";
       }
@@ -116,11 +123,12 @@ int RunDiscover(const DiscoverArgs& a) {
 
 void AddDiscoverCommand(CLI::App* app) {
   auto args = std::make_shared<DiscoverArgs>();
-  auto* cmd = app->add_subcommand(
-      "discover",
-      "Log in over every portal and list targets, LUNs and the multipath devices they form.\n"
-      "Exit status: 0 all portals answered, 3 some portals failed (the rest are listed), "
-      "1 no device found, 2 bad arguments.");
+  auto* cmd = app->add_subcommand("discover",
+                                  "Log in over every portal and list targets, "
+                                  "LUNs and the multipath devices they form.\n"
+                                  "Exit status: 0 all portals answered, 3 some "
+                                  "portals failed (the rest are listed), "
+                                  "1 no device found, 2 bad arguments.");
   AddTargetOptions(cmd, &args->target);
   cmd->add_flag("--json", args->json, "Machine-readable output");
   cmd->callback([args] { throw CLI::RuntimeError(RunDiscover(*args)); });

@@ -14,21 +14,24 @@ std::string HumanBytes(uint64_t bytes) {
     v /= 1024;
     u++;
   }
-  return u == 0 ? absl::StrFormat("%d B", bytes) : absl::StrFormat("%.1f %s", v, units[u]);
+  return u == 0 ? absl::StrFormat("%d B", bytes)
+                : absl::StrFormat("%.1f %s", v, units[u]);
 }
 
 std::string Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows) {
     if (width.size() < r.size()) width.resize(r.size(), 0);
-    for (size_t i = 0; i < r.size(); i++) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size(); i++)
+      width[i] = std::max(width[i], r[i].size());
   }
   std::string out;
   for (const auto& r : rows) {
     std::string line;
     for (size_t i = 0; i < r.size(); i++) {
       line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+      if (i + 1 < r.size())
+        line += std::string(width[i] - r[i].size() + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";

@@ -1,6 +1,5 @@
 // mpio: a userspace multipath iSCSI initiator. One verb per file.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "mpio/admin_commands.h"
@@ -11,9 +10,12 @@
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "mpio: multipath iSCSI in userspace. Logs in to a target over several portals, groups "
-      "the paths to each LUN into one device, routes I/O with a path selection plugin, and "
-      "exports each device over NBD and FUSE.\nRun 'mpio VERB --help' for a verb's options."};
+      "mpio: multipath iSCSI in userspace. Logs in to a target over several "
+      "portals, groups "
+      "the paths to each LUN into one device, routes I/O with a path selection "
+      "plugin, and "
+      "exports each device over NBD and FUSE.\nRun 'mpio VERB --help' for a "
+      "verb's options."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "mpio 0.1.0");
   mpio::cli::AddDiscoverCommand(&app);

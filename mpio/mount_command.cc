@@ -13,9 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -64,7 +63,8 @@ std::string Tail(const std::string& file, size_t lines) {
   std::string l;
   while (std::getline(in, l)) all.push_back(l);
   std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); i++) {
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size();
+       i++) {
     out += "    " + all[i] + "\n";
   }
   return out;
@@ -76,7 +76,8 @@ int Fail(const std::string& msg) {
 }
 
 int RunMount(const MountArgs& a) {
-  if (IsMountPoint(a.dir)) return Fail(absl::StrCat(a.dir, " is already a mount point"));
+  if (IsMountPoint(a.dir))
+    return Fail(absl::StrCat(a.dir, " is already a mount point"));
   const std::string state = StateDir(a.dir);
   if (fs::exists(state + "/state.json")) {
     return Fail(absl::StrCat(a.dir, " has mpio mount state in ", state,
@@ -88,20 +89,26 @@ int RunMount(const MountArgs& a) {
   const std::string log = state + "/serve.log";
   const std::string control = state + "/control.sock";
 
-  std::vector<std::string> argv = {"/proc/self/exe", "serve", "--fuse", state + "/fuse",
-                                   "--control", control};
-  for (const auto& p : a.target.portals) argv.insert(argv.end(), {"--portal", p});
-  if (!a.target.target.empty()) argv.insert(argv.end(), {"--target", a.target.target});
-  for (int l : a.target.luns) argv.insert(argv.end(), {"--lun", std::to_string(l)});
-  for (const auto& d : a.target.plugin_dirs) argv.insert(argv.end(), {"--plugin-dir", d});
+  std::vector<std::string> argv = {"/proc/self/exe", "serve",     "--fuse",
+                                   state + "/fuse",  "--control", control};
+  for (const auto& p : a.target.portals)
+    argv.insert(argv.end(), {"--portal", p});
+  if (!a.target.target.empty())
+    argv.insert(argv.end(), {"--target", a.target.target});
+  for (int l : a.target.luns)
+    argv.insert(argv.end(), {"--lun", std::to_string(l)});
+  for (const auto& d : a.target.plugin_dirs)
+    argv.insert(argv.end(), {"--plugin-dir", d});
   argv.insert(argv.end(), {"--initiator", a.target.initiator});
-  if (!a.target.chap_user.empty()) argv.insert(argv.end(), {"--chap-user", a.target.chap_user});
+  if (!a.target.chap_user.empty())
+    argv.insert(argv.end(), {"--chap-user", a.target.chap_user});
   if (!a.target.chap_secret_file.empty()) {
     argv.insert(argv.end(), {"--chap-secret-file", a.target.chap_secret_file});
   }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawnattr_t attr;
@@ -111,20 +118,25 @@ int RunMount(const MountArgs& a) {
   for (auto& s : argv) args.push_back(s.data());
   args.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args.data(), environ);
+  int rc =
+      posix_spawn(&pid, "/proc/self/exe", &fa, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return Fail(absl::StrCat("cannot start mpio serve: ", strerror(rc)));
+  if (rc != 0)
+    return Fail(absl::StrCat("cannot start mpio serve: ", strerror(rc)));
 
   // Wait for the device files to appear in the FUSE directory.
   std::vector<std::string> files;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int(a.wait_s * 1000));
-  std::cerr << "mpio mount: logging in (daemon pid " << pid << ", log " << log << ")\n";
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(int(a.wait_s * 1000));
+  std::cerr << "mpio mount: logging in (daemon pid " << pid << ", log " << log
+            << ")\n";
   while (std::chrono::steady_clock::now() < deadline) {
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      return Fail(absl::StrCat("mpio serve exited before the device appeared; its log:\n",
-                               Tail(log, 15)));
+      return Fail(absl::StrCat(
+          "mpio serve exited before the device appeared; its log:\n",
+          Tail(log, 15)));
     }
     files.clear();
     for (auto& e : fs::directory_iterator(state + "/fuse", ec)) {
@@ -142,21 +154,25 @@ int RunMount(const MountArgs& a) {
     return Fail(msg);
   };
   if (files.empty()) {
-    return abandon(absl::StrCat("no device appeared within ", a.wait_s, " s; log:\n", Tail(log, 15)));
+    return abandon(absl::StrCat("no device appeared within ", a.wait_s,
+                                " s; log:\n", Tail(log, 15)));
   }
   std::string chosen;
   for (const auto& f : files) {
     if (a.device.empty() ? files.size() == 1 : f.rfind(a.device, 0) == 0) {
-      if (!chosen.empty()) return abandon(absl::StrCat("--device '", a.device, "' matches several devices"));
+      if (!chosen.empty())
+        return abandon(
+            absl::StrCat("--device '", a.device, "' matches several devices"));
       chosen = f;
     }
   }
   if (chosen.empty()) {
     std::string list;
     for (auto& f : files) list += " " + f;
-    return abandon(absl::StrCat(a.device.empty() ? "several devices found, pick one with --device:"
-                                                 : "no device matches --device; found:",
-                                list));
+    return abandon(absl::StrCat(
+        a.device.empty() ? "several devices found, pick one with --device:"
+                         : "no device matches --device; found:",
+        list));
   }
   const std::string file = state + "/fuse/" + chosen;
   auto loop = RunTool({"losetup", "--find", "--show", file});
@@ -170,7 +186,8 @@ int RunMount(const MountArgs& a) {
     auto probe = RunTool({"blkid", "-p", "-o", "value", "-s", "TYPE", loopdev});
     if (probe.ok() && !absl::StripAsciiWhitespace(*probe).empty()) {
       std::cerr << "mpio mount: " << chosen << " already holds a "
-                << absl::StripAsciiWhitespace(*probe) << " filesystem; not formatting it\n";
+                << absl::StripAsciiWhitespace(*probe)
+                << " filesystem; not formatting it\n";
     } else {
       auto mk = RunTool({"mkfs." + a.mkfs, "-q", loopdev});
       if (!mk.ok()) return detach(std::string(mk.status().message()));
@@ -181,12 +198,17 @@ int RunMount(const MountArgs& a) {
   mount.insert(mount.end(), {loopdev, a.dir});
   auto m = RunTool(mount);
   if (!m.ok()) return detach(std::string(m.status().message()));
-  nlohmann::json j = {{"pid", pid}, {"loop", loopdev}, {"dir", fs::absolute(a.dir).string()},
-                      {"device", chosen}, {"control", control}, {"log", log}};
+  nlohmann::json j = {{"pid", pid},
+                      {"loop", loopdev},
+                      {"dir", fs::absolute(a.dir).string()},
+                      {"device", chosen},
+                      {"control", control},
+                      {"log", log}};
   std::ofstream(state + "/state.json") << j.dump(2) << "\n";
-  std::cout << "Mounted " << chosen << " on " << a.dir << " (" << loopdev << ", daemon pid "
-            << pid << ")\n"
-            << "  per-path numbers: mpio path list --control " << control << "\n"
+  std::cout << "Mounted " << chosen << " on " << a.dir << " (" << loopdev
+            << ", daemon pid " << pid << ")\n"
+            << "  per-path numbers: mpio path list --control " << control
+            << "\n"
             << "  undo:             mpio umount " << a.dir << "\n";
   return 0;
 }
@@ -195,7 +217,8 @@ int RunUmount(const std::string& dir) {
   const std::string state = StateDir(dir);
   std::ifstream in(state + "/state.json");
   if (!in) {
-    std::cerr << "mpio umount: " << dir << " was not mounted by `mpio mount` (no " << state
+    std::cerr << "mpio umount: " << dir
+              << " was not mounted by `mpio mount` (no " << state
               << "/state.json)\n";
     return 1;
   }
@@ -240,22 +263,31 @@ int RunUmount(const std::string& dir) {
 
 void AddMountCommands(CLI::App* app) {
   auto args = std::make_shared<MountArgs>();
-  auto* m = app->add_subcommand(
-      "mount",
-      "Mount a multipathed LUN's filesystem in one step: starts `mpio serve` in the "
-      "background with a FUSE export, attaches the device file to a loop device and "
-      "mounts it on DIR. Undo with `mpio umount DIR`.");
+  auto* m =
+      app->add_subcommand("mount",
+                          "Mount a multipathed LUN's filesystem in one step: "
+                          "starts `mpio serve` in the "
+                          "background with a FUSE export, attaches the device "
+                          "file to a loop device and "
+                          "mounts it on DIR. Undo with `mpio umount DIR`.");
   AddTargetOptions(m, &args->target);
-  m->add_option("--device,-d", args->device, "Device identity or prefix (needed when the target has several LUNs)");
-  m->add_option("--mkfs", args->mkfs, "Make this filesystem (e.g. ext4) first if the device has none");
+  m->add_option(
+      "--device,-d", args->device,
+      "Device identity or prefix (needed when the target has several LUNs)");
+  m->add_option(
+      "--mkfs", args->mkfs,
+      "Make this filesystem (e.g. ext4) first if the device has none");
   m->add_option("--options,-o", args->options, "Mount options");
-  m->add_option("--wait", args->wait_s, "Seconds to wait for the device")->capture_default_str();
+  m->add_option("--wait", args->wait_s, "Seconds to wait for the device")
+      ->capture_default_str();
   m->add_option("dir", args->dir, "Mount point")->required();
   m->callback([args] { throw CLI::RuntimeError(RunMount(*args)); });
 
   auto dir = std::make_shared<std::string>();
-  auto* u = app->add_subcommand("umount", "Undo `mpio mount DIR`: unmount, detach the loop "
-                                          "device, stop the daemon (draining its I/O).");
+  auto* u =
+      app->add_subcommand("umount",
+                          "Undo `mpio mount DIR`: unmount, detach the loop "
+                          "device, stop the daemon (draining its I/O).");
   u->add_option("dir", *dir, "Mount point")->required();
   u->callback([dir] { throw CLI::RuntimeError(RunUmount(*dir)); });
 }

@@ -16,7 +16,8 @@ namespace mpio::cli {
 
 absl::StatusOr<std::string> RunTool(const std::vector<std::string>& argv) {
   int pipefd[2];
-  if (pipe(pipefd) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  if (pipe(pipefd) != 0)
+    return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
@@ -31,8 +32,9 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& argv) {
   close(pipefd[1]);
   if (rc != 0) {
     close(pipefd[0]);
-    return absl::NotFoundError(absl::StrCat("cannot run ", argv[0], ": ", strerror(rc),
-                                            " (is it installed? see scripts/install-deps.sh)"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot run ", argv[0], ": ", strerror(rc),
+                     " (is it installed? see scripts/install-deps.sh)"));
   }
   std::string out;
   char buf[4096];
@@ -43,9 +45,9 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& argv) {
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!out.empty() && out.back() == '\n') out.pop_back();
-    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ",
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                                            "): ", out));
+    return absl::InternalError(
+        absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1, "): ", out));
   }
   return out;
 }

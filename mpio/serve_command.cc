@@ -32,7 +32,8 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
     if (!parsed.ok()) return parsed.status();
     c = std::move(*parsed);
   }
-  if (const char* env = getenv("MPIO_CONTROL"); env && *env) c.control_socket = env;
+  if (const char* env = getenv("MPIO_CONTROL"); env && *env)
+    c.control_socket = env;
   if (!a.target.portals.empty()) {
     auto spec = MakeTargetSpec(a.target);
     if (!spec.ok()) return spec.status();
@@ -40,7 +41,8 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
     c.engine.initiator_iqn = a.target.initiator;
     c.engine.session.login_timeout = absl::Seconds(a.target.login_timeout_s);
   }
-  if (!a.target.plugin_dirs.empty()) c.engine.plugin_dirs = a.target.plugin_dirs;
+  if (!a.target.plugin_dirs.empty())
+    c.engine.plugin_dirs = a.target.plugin_dirs;
   if (!a.nbd.empty()) {
     if (a.nbd.rfind("unix:", 0) == 0) {
       c.nbd_unix = a.nbd.substr(5);
@@ -49,15 +51,16 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
     } else if (a.nbd[0] == '/') {
       c.nbd_unix = a.nbd;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--nbd '", a.nbd, "': expected unix:/PATH or tcp:HOST:PORT"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--nbd '", a.nbd, "': expected unix:/PATH or tcp:HOST:PORT"));
     }
   }
   if (!a.fuse_dir.empty()) c.fuse_dir = a.fuse_dir;
   if (!a.metrics.empty()) c.metrics_listen = a.metrics;
   if (!a.control.empty()) c.control_socket = a.control;
   if (!a.log_level.empty()) c.log_level = a.log_level;
-  if (a.no_path_retry_s >= 0) c.engine.device.no_path_retry = absl::Seconds(a.no_path_retry_s);
+  if (a.no_path_retry_s >= 0)
+    c.engine.device.no_path_retry = absl::Seconds(a.no_path_retry_s);
   if (c.targets.empty()) {
     return absl::InvalidArgumentError(
         "no target: give --portal (and --target), or a [[target]] in --config");
@@ -99,14 +102,16 @@ int RunServe(const ServeArgs& a) {
       }
       auto fresh = BuildConfig(a);
       if (!fresh.ok()) {
-        Log(LogLevel::kError, absl::StrCat("SIGHUP: config not reloaded: ", fresh.status().message()));
+        Log(LogLevel::kError, absl::StrCat("SIGHUP: config not reloaded: ",
+                                           fresh.status().message()));
         continue;
       }
       absl::Status s = daemon.Reload(*fresh);
       if (!s.ok()) Log(LogLevel::kError, absl::StrCat("SIGHUP: ", s.message()));
       continue;
     }
-    Log(LogLevel::kInfo, sig == SIGTERM ? "SIGTERM: shutting down" : "SIGINT: shutting down");
+    Log(LogLevel::kInfo,
+        sig == SIGTERM ? "SIGTERM: shutting down" : "SIGINT: shutting down");
     break;
   }
   daemon.Stop();
@@ -118,25 +123,33 @@ int RunServe(const ServeArgs& a) {
 
 void AddServeCommand(CLI::App* app) {
   auto args = std::make_shared<ServeArgs>();
-  auto* cmd = app->add_subcommand(
-      "serve",
-      "Run the multipath engine in the foreground: log in over every portal, export each "
-      "device over NBD and/or as a FUSE file, serve the control socket and Prometheus "
-      "metrics. SIGTERM/SIGINT drain I/O and exit 0; SIGHUP reloads claim rules and log "
-      "level from --config.");
-  cmd->add_option("--config,-c", args->config_file, "TOML config file (see examples/mpio.toml)");
+  auto* cmd = app->add_subcommand("serve",
+                                  "Run the multipath engine in the foreground: "
+                                  "log in over every portal, export each "
+                                  "device over NBD and/or as a FUSE file, "
+                                  "serve the control socket and Prometheus "
+                                  "metrics. SIGTERM/SIGINT drain I/O and exit "
+                                  "0; SIGHUP reloads claim rules and log "
+                                  "level from --config.");
+  cmd->add_option("--config,-c", args->config_file,
+                  "TOML config file (see examples/mpio.toml)");
   AddTargetOptions(cmd, &args->target, /*portals_required=*/false);
   cmd->add_option("--nbd", args->nbd,
-                  "NBD listener: unix:/PATH (default none) or tcp:HOST:PORT (loopback unless "
+                  "NBD listener: unix:/PATH (default none) or tcp:HOST:PORT "
+                  "(loopback unless "
                   "allow_remote in the config)");
-  cmd->add_option("--fuse", args->fuse_dir, "Mount a FUSE directory with one file per device");
-  cmd->add_option("--metrics", args->metrics, "Serve Prometheus /metrics on HOST:PORT");
-  cmd->add_option("--control", args->control,
-                  "Control socket (default /run/mpio/control.sock, or $MPIO_CONTROL)");
+  cmd->add_option("--fuse", args->fuse_dir,
+                  "Mount a FUSE directory with one file per device");
+  cmd->add_option("--metrics", args->metrics,
+                  "Serve Prometheus /metrics on HOST:PORT");
+  cmd->add_option(
+      "--control", args->control,
+      "Control socket (default /run/mpio/control.sock, or $MPIO_CONTROL)");
   cmd->add_option("--log-level", args->log_level, "error | warn | info | debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   cmd->add_option("--no-path-retry", args->no_path_retry_s,
-                  "Seconds to queue I/O when all paths are down before failing it (default 30)");
+                  "Seconds to queue I/O when all paths are down before failing "
+                  "it (default 30)");
   cmd->callback([args] { throw CLI::RuntimeError(RunServe(*args)); });
 }
 

@@ -6,7 +6,6 @@
 #define MPIO_MPIO_TARGET_OPTIONS_H_
 
 #include <CLI/CLI.hpp>
-
 #include <string>
 #include <vector>
 
@@ -28,7 +27,8 @@ struct TargetOptions {
   double login_timeout_s = 5;
 };
 
-void AddTargetOptions(CLI::App* app, TargetOptions* o, bool portals_required = true);
+void AddTargetOptions(CLI::App* app, TargetOptions* o,
+                      bool portals_required = true);
 // Builds the engine inputs; errors say which option is wrong and why.
 absl::StatusOr<TargetSpec> MakeTargetSpec(const TargetOptions& o);
 EngineOptions MakeEngineOptions(const TargetOptions& o);

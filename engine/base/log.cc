@@ -19,11 +19,16 @@ void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 
 bool ParseLogLevel(std::string_view t, LogLevel* level) {
-  if (t == "error") *level = LogLevel::kError;
-  else if (t == "warn") *level = LogLevel::kWarn;
-  else if (t == "info") *level = LogLevel::kInfo;
-  else if (t == "debug") *level = LogLevel::kDebug;
-  else return false;
+  if (t == "error")
+    *level = LogLevel::kError;
+  else if (t == "warn")
+    *level = LogLevel::kWarn;
+  else if (t == "info")
+    *level = LogLevel::kInfo;
+  else if (t == "debug")
+    *level = LogLevel::kDebug;
+  else
+    return false;
   return true;
 }
 
@@ -38,7 +43,8 @@ void Log(LogLevel level, std::string_view text) {
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &t);
   char ms[24];
   snprintf(ms, sizeof ms, "%03ld", static_cast<long>(tv.tv_usec / 1000));
-  std::string line = std::string(stamp) + "." + ms + "Z " + kNames[static_cast<int>(level)] + " ";
+  std::string line = std::string(stamp) + "." + ms + "Z " +
+                     kNames[static_cast<int>(level)] + " ";
   line.append(text.data(), text.size());
   line += '\n';
   std::lock_guard<std::mutex> lock(g_mu);

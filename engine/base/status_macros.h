@@ -12,10 +12,10 @@
 #define MPIO_CONCAT_INNER(a, b) a##b
 #define MPIO_CONCAT(a, b) MPIO_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                      \
-  do {                                             \
-    ::absl::Status mpio_status_ = (expr);          \
-    if (!mpio_status_.ok()) return mpio_status_;   \
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::absl::Status mpio_status_ = (expr);        \
+    if (!mpio_status_.ok()) return mpio_status_; \
   } while (0)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

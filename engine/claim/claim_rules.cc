@@ -10,14 +10,17 @@ namespace mpio {
 namespace {
 
 bool GlobMatch(const std::string& pattern, const std::string& text) {
-  return pattern.empty() || fnmatch(pattern.c_str(), text.c_str(), FNM_CASEFOLD) == 0;
+  return pattern.empty() ||
+         fnmatch(pattern.c_str(), text.c_str(), FNM_CASEFOLD) == 0;
 }
 
 mpio_lun_info ToAbi(const LunInfo& lun) {
   mpio_lun_info info{};
   snprintf(info.vendor, sizeof(info.vendor), "%s", lun.inquiry.vendor.c_str());
-  snprintf(info.product, sizeof(info.product), "%s", lun.inquiry.product.c_str());
-  snprintf(info.revision, sizeof(info.revision), "%s", lun.inquiry.revision.c_str());
+  snprintf(info.product, sizeof(info.product), "%s",
+           lun.inquiry.product.c_str());
+  snprintf(info.revision, sizeof(info.revision), "%s",
+           lun.inquiry.revision.c_str());
   info.tpgs = lun.inquiry.tpgs;
   info.inquiry = lun.inquiry_raw.data();
   info.inquiry_len = lun.inquiry_raw.size();
@@ -30,34 +33,43 @@ mpio_lun_info ToAbi(const LunInfo& lun) {
 }  // namespace
 
 absl::Status ClaimRules::Add(ClaimRule rule) {
-  if (rule.id <= 0) return absl::InvalidArgumentError("claim rule number must be positive");
+  if (rule.id <= 0)
+    return absl::InvalidArgumentError("claim rule number must be positive");
   if (rule.satp.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("claim rule ", rule.id, ": no SATP given"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("claim rule ", rule.id, ": no SATP given"));
   }
   for (const auto& r : rules_) {
     if (r.id == rule.id) {
       return absl::AlreadyExistsError(
-          absl::StrCat("claim rule ", rule.id, " exists; remove it first or pick another number"));
+          absl::StrCat("claim rule ", rule.id,
+                       " exists; remove it first or pick another number"));
     }
   }
   rules_.push_back(std::move(rule));
-  std::sort(rules_.begin(), rules_.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  std::sort(rules_.begin(), rules_.end(),
+            [](auto& a, auto& b) { return a.id < b.id; });
   return absl::OkStatus();
 }
 
 absl::Status ClaimRules::Remove(int id) {
-  auto it = std::find_if(rules_.begin(), rules_.end(), [&](auto& r) { return r.id == id; });
-  if (it == rules_.end()) return absl::NotFoundError(absl::StrCat("no claim rule ", id));
+  auto it = std::find_if(rules_.begin(), rules_.end(),
+                         [&](auto& r) { return r.id == id; });
+  if (it == rules_.end())
+    return absl::NotFoundError(absl::StrCat("no claim rule ", id));
   rules_.erase(it);
   return absl::OkStatus();
 }
 
 bool ClaimRules::Matches(const ClaimRule& r, const LunInfo& lun) const {
-  return GlobMatch(r.vendor, lun.inquiry.vendor) && GlobMatch(r.model, lun.inquiry.product) &&
-         GlobMatch(r.identity, lun.identity) && (r.transport.empty() || r.transport == "iscsi");
+  return GlobMatch(r.vendor, lun.inquiry.vendor) &&
+         GlobMatch(r.model, lun.inquiry.product) &&
+         GlobMatch(r.identity, lun.identity) &&
+         (r.transport.empty() || r.transport == "iscsi");
 }
 
-ClaimDecision ClaimRules::Decide(const LunInfo& lun, const PluginRegistry& plugins) const {
+ClaimDecision ClaimRules::Decide(const LunInfo& lun,
+                                 const PluginRegistry& plugins) const {
   ClaimDecision d;
   const mpio_lun_info info = ToAbi(lun);
   auto try_satp = [&](const std::string& satp, std::string* why) {
@@ -68,7 +80,8 @@ ClaimDecision ClaimRules::Decide(const LunInfo& lun, const PluginRegistry& plugi
     }
     char buf[256] = {0};
     if (p->ops.claim(&info, buf, sizeof(buf)) != 1) {
-      *why = absl::StrCat("SATP ", p->ops.name, " refused: ", buf[0] ? buf : "no reason");
+      *why = absl::StrCat("SATP ", p->ops.name,
+                          " refused: ", buf[0] ? buf : "no reason");
       return false;
     }
     return true;
@@ -92,12 +105,15 @@ ClaimDecision ClaimRules::Decide(const LunInfo& lun, const PluginRegistry& plugi
   std::string why;
   if (lun.inquiry.tpgs != 0 && try_satp("alua", &why)) {
     d.satp = "alua";
-    d.reason = absl::StrCat("default: INQUIRY reports TPGS=", int{lun.inquiry.tpgs}, " (ALUA)");
+    d.reason = absl::StrCat(
+        "default: INQUIRY reports TPGS=", int{lun.inquiry.tpgs}, " (ALUA)");
   } else {
-    if (lun.inquiry.tpgs != 0) d.skipped.push_back(absl::StrCat("default ALUA: ", why));
+    if (lun.inquiry.tpgs != 0)
+      d.skipped.push_back(absl::StrCat("default ALUA: ", why));
     d.satp = "default_aa";
-    d.reason = lun.inquiry.tpgs == 0 ? "default: no ALUA (TPGS=0), all paths active"
-                                     : "default: ALUA SATP unavailable, all paths active";
+    d.reason = lun.inquiry.tpgs == 0
+                   ? "default: no ALUA (TPGS=0), all paths active"
+                   : "default: ALUA SATP unavailable, all paths active";
   }
   d.psp = kDefaultPsp;
   d.psp_options = kDefaultPspOptions;

@@ -30,8 +30,8 @@ struct ClaimRule {
 
 struct ClaimDecision {
   std::string satp, satp_options, psp, psp_options;
-  int rule_id = -1;            // -1: built-in default
-  std::string reason;          // "rule 100 (vendor TrueNAS)" / "default: ..."
+  int rule_id = -1;    // -1: built-in default
+  std::string reason;  // "rule 100 (vendor TrueNAS)" / "default: ..."
   std::vector<std::string> skipped;  // why earlier matches did not apply
 };
 

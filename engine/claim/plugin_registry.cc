@@ -21,8 +21,10 @@ namespace mpio {
 
 const char* PluginKindName(uint32_t kind) {
   switch (kind) {
-    case MPIO_PLUGIN_PSP: return "PSP";
-    case MPIO_PLUGIN_SATP: return "SATP";
+    case MPIO_PLUGIN_PSP:
+      return "PSP";
+    case MPIO_PLUGIN_SATP:
+      return "SATP";
   }
   return "unknown";
 }
@@ -44,7 +46,8 @@ PluginRegistry::~PluginRegistry() {
 
 std::vector<std::string> PluginRegistry::DefaultDirectories() {
   std::vector<std::string> dirs;
-  if (const char* env = getenv("MPIO_PLUGIN_DIR"); env && *env) dirs.push_back(env);
+  if (const char* env = getenv("MPIO_PLUGIN_DIR"); env && *env)
+    dirs.push_back(env);
   if (*MPIO_PLUGIN_BUILD_DIR) dirs.push_back(MPIO_PLUGIN_BUILD_DIR);
   dirs.push_back(MPIO_PLUGIN_INSTALL_DIR);
   return dirs;
@@ -56,7 +59,8 @@ std::vector<std::string> PluginRegistry::LoadDirectory(const std::string& dir) {
   if (d == nullptr) return errors;  // a missing directory is not an error
   std::vector<std::string> files;
   while (dirent* e = readdir(d)) {
-    if (absl::EndsWith(e->d_name, ".so")) files.push_back(absl::StrCat(dir, "/", e->d_name));
+    if (absl::EndsWith(e->d_name, ".so"))
+      files.push_back(absl::StrCat(dir, "/", e->d_name));
   }
   closedir(d);
   std::sort(files.begin(), files.end());
@@ -72,12 +76,14 @@ absl::Status PluginRegistry::LoadFile(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat("plugin ", path, ": ", why));
   };
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) return refuse(absl::StrCat("cannot load: ", dlerror()));
+  if (handle == nullptr)
+    return refuse(absl::StrCat("cannot load: ", dlerror()));
   auto close_and = [&](std::string why) {
     dlclose(handle);
     return refuse(std::move(why));
   };
-  auto entry = reinterpret_cast<mpio_plugin_entry_fn>(dlsym(handle, MPIO_PLUGIN_ENTRY_SYMBOL));
+  auto entry = reinterpret_cast<mpio_plugin_entry_fn>(
+      dlsym(handle, MPIO_PLUGIN_ENTRY_SYMBOL));
   if (entry == nullptr) {
     return close_and(absl::StrCat("no entry symbol '", MPIO_PLUGIN_ENTRY_SYMBOL,
                                   "' (not an mpio plugin?)"));
@@ -85,34 +91,39 @@ absl::Status PluginRegistry::LoadFile(const std::string& path) {
   const mpio_plugin* desc = entry();
   if (desc == nullptr) return close_and("entry returned no descriptor");
   if (desc->abi_version != MPIO_PLUGIN_ABI_VERSION) {
-    return close_and(absl::StrCat("ABI version ", desc->abi_version,
-                                  ", but this engine speaks version ",
-                                  MPIO_PLUGIN_ABI_VERSION, "; rebuild the plugin"));
+    return close_and(absl::StrCat(
+        "ABI version ", desc->abi_version, ", but this engine speaks version ",
+        MPIO_PLUGIN_ABI_VERSION, "; rebuild the plugin"));
   }
   if (desc->struct_size < offsetof(mpio_plugin, select)) {
-    return close_and(absl::StrCat("descriptor too small (", desc->struct_size, " bytes)"));
+    return close_and(
+        absl::StrCat("descriptor too small (", desc->struct_size, " bytes)"));
   }
   auto p = std::make_unique<LoadedPlugin>();
   p->path = path;
   p->handle = handle;
   // Copy what the plugin has; newer fields we know of stay NULL.
-  std::memcpy(&p->ops, desc, std::min<size_t>(desc->struct_size, sizeof(mpio_plugin)));
+  std::memcpy(&p->ops, desc,
+              std::min<size_t>(desc->struct_size, sizeof(mpio_plugin)));
   const mpio_plugin& ops = p->ops;
   if (ops.kind != MPIO_PLUGIN_PSP && ops.kind != MPIO_PLUGIN_SATP) {
     return close_and(absl::StrCat("unknown plugin kind ", ops.kind));
   }
-  if (ops.name == nullptr || *ops.name == '\0') return close_and("plugin has no name");
+  if (ops.name == nullptr || *ops.name == '\0')
+    return close_and("plugin has no name");
   if (ops.create == nullptr || ops.destroy == nullptr) {
     return close_and("create/destroy callbacks missing");
   }
   if (ops.kind == MPIO_PLUGIN_PSP && ops.select == nullptr) {
     return close_and("PSP without a select callback");
   }
-  if (ops.kind == MPIO_PLUGIN_SATP && (ops.claim == nullptr || ops.classify == nullptr)) {
+  if (ops.kind == MPIO_PLUGIN_SATP &&
+      (ops.claim == nullptr || ops.classify == nullptr)) {
     return close_and("SATP without claim/classify callbacks");
   }
   if (ops.aliases) {
-    for (const char* const* a = ops.aliases; *a; a++) p->aliases.emplace_back(*a);
+    for (const char* const* a = ops.aliases; *a; a++)
+      p->aliases.emplace_back(*a);
   }
   auto clash = [&](const std::string& n) -> const LoadedPlugin* {
     return Find(static_cast<mpio_plugin_kind>(ops.kind), n);
@@ -123,7 +134,8 @@ absl::Status PluginRegistry::LoadFile(const std::string& path) {
   }
   for (const auto& a : p->aliases) {
     if (const LoadedPlugin* other = clash(a)) {
-      return close_and(absl::StrCat("alias '", a, "' already provided by ", other->path));
+      return close_and(
+          absl::StrCat("alias '", a, "' already provided by ", other->path));
     }
   }
   plugins_.push_back(std::move(p));
@@ -143,22 +155,25 @@ const LoadedPlugin* PluginRegistry::Find(mpio_plugin_kind kind,
 }
 
 absl::StatusOr<std::unique_ptr<PluginInstance>> PluginRegistry::Create(
-    mpio_plugin_kind kind, const std::string& name, const std::string& options) const {
+    mpio_plugin_kind kind, const std::string& name,
+    const std::string& options) const {
   const LoadedPlugin* p = Find(kind, name);
   if (p == nullptr) {
     std::string known;
     for (const auto& q : plugins_) {
-      if (q->ops.kind == static_cast<uint32_t>(kind)) absl::StrAppend(&known, known.empty() ? "" : ", ", q->ops.name);
+      if (q->ops.kind == static_cast<uint32_t>(kind))
+        absl::StrAppend(&known, known.empty() ? "" : ", ", q->ops.name);
     }
-    return absl::NotFoundError(absl::StrCat("no ", PluginKindName(kind), " named '", name,
-                                            "'; loaded: ", known.empty() ? "(none)" : known));
+    return absl::NotFoundError(
+        absl::StrCat("no ", PluginKindName(kind), " named '", name,
+                     "'; loaded: ", known.empty() ? "(none)" : known));
   }
   char err[512] = {0};
   void* inst = p->ops.create(options.c_str(), err, sizeof(err));
   if (inst == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
-        PluginKindName(kind), " ", p->ops.name, " (", p->path, ") refused options '",
-        options, "': ", *err ? err : "no reason given"));
+        PluginKindName(kind), " ", p->ops.name, " (", p->path,
+        ") refused options '", options, "': ", *err ? err : "no reason given"));
   }
   return std::make_unique<PluginInstance>(p, inst, options);
 }

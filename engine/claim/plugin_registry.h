@@ -23,8 +23,8 @@
 namespace mpio {
 
 struct LoadedPlugin {
-  std::string path;     // the .so file
-  mpio_plugin ops{};    // host-sized copy (zero-filled past struct_size)
+  std::string path;   // the .so file
+  mpio_plugin ops{};  // host-sized copy (zero-filled past struct_size)
   std::vector<std::string> aliases;
   void* handle = nullptr;
 };
@@ -32,7 +32,8 @@ struct LoadedPlugin {
 // One plugin instance for one device; destroys it on destruction.
 class PluginInstance {
  public:
-  PluginInstance(const LoadedPlugin* plugin, void* instance, std::string options)
+  PluginInstance(const LoadedPlugin* plugin, void* instance,
+                 std::string options)
       : plugin_(plugin), instance_(instance), options_(std::move(options)) {}
   ~PluginInstance() {
     if (instance_ && plugin_->ops.destroy) plugin_->ops.destroy(instance_);
@@ -64,13 +65,16 @@ class PluginRegistry {
   absl::Status LoadFile(const std::string& path);
 
   // By name or alias, case-insensitive (VMW_PSP_RR finds rr).
-  const LoadedPlugin* Find(mpio_plugin_kind kind, const std::string& name) const;
+  const LoadedPlugin* Find(mpio_plugin_kind kind,
+                           const std::string& name) const;
   // create(options) with the plugin's own error text on refusal.
   absl::StatusOr<std::unique_ptr<PluginInstance>> Create(
       mpio_plugin_kind kind, const std::string& name,
       const std::string& options) const;
 
-  const std::vector<std::unique_ptr<LoadedPlugin>>& plugins() const { return plugins_; }
+  const std::vector<std::unique_ptr<LoadedPlugin>>& plugins() const {
+    return plugins_;
+  }
 
   // Build tree first, then the install directory (see CMakeLists.txt).
   static std::vector<std::string> DefaultDirectories();

@@ -96,7 +96,7 @@ TEST_CASE("the shipped example parses to the documented values") {
   CHECK(e.device.max_retries == 5);
   CHECK(e.device.fence == "auto");
   CHECK(e.path_policy.reconnect_min == absl::Milliseconds(250));
-  CHECK(e.path_policy.reconnect_max == absl::Seconds(10));
+  CHECK(e.path_policy.reconnect_max == absl::Seconds(5));
   CHECK(e.path_policy.probation == absl::Seconds(2));
   CHECK(e.path_policy.flap_failures == 3);
   CHECK(e.path_policy.flap_window == absl::Seconds(60));
@@ -595,7 +595,8 @@ TEST_CASE("no_path_retry takes dm-multipath's queue and fail") {
   auto f = ParseConfigText("[engine]\nno_path_retry = \"fail\"\n", "f.toml");
   REQUIRE(f.ok());
   CHECK(f->engine.device.no_path_retry == absl::ZeroDuration());
-  auto bad = ParseConfigText("[engine]\nno_path_retry = \"forever\"\n", "b.toml");
+  auto bad =
+      ParseConfigText("[engine]\nno_path_retry = \"forever\"\n", "b.toml");
   CHECK_FALSE(bad.ok());
   auto other = ParseConfigText("[engine]\nprobation = \"queue\"\n", "o.toml");
   CHECK_FALSE(other.ok());

@@ -13,18 +13,18 @@
 namespace mpio {
 
 struct DaemonConfig {
-  EngineOptions engine;             // initiator, timeouts, no_path_retry, plugins
+  EngineOptions engine;  // initiator, timeouts, no_path_retry, plugins
   std::vector<TargetSpec> targets;  // CHAP secrets already read from file/env
   std::vector<ClaimRule> claim_rules;
-  std::string nbd_unix;             // "" = no Unix socket
-  std::string nbd_tcp;              // "HOST:PORT", "" = none
+  std::string nbd_unix;  // "" = no Unix socket
+  std::string nbd_tcp;   // "HOST:PORT", "" = none
   bool nbd_allow_remote = false;
-  std::string fuse_dir;             // "" = no FUSE export
+  std::string fuse_dir;  // "" = no FUSE export
   bool fuse_allow_other = false;
-  std::string metrics_listen;       // "HOST:PORT", "" = none
+  std::string metrics_listen;  // "HOST:PORT", "" = none
   std::string control_socket = "/run/mpio/control.sock";
-  std::string log_level = "info";   // error, warn, info, debug
-  std::string source;               // the file it came from, for messages
+  std::string log_level = "info";  // error, warn, info, debug
+  std::string source;              // the file it came from, for messages
 };
 
 }  // namespace mpio

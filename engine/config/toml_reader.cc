@@ -246,8 +246,10 @@ bool TableReader::ReadDuration(absl::string_view key, DurationRange range,
   absl::Duration d;
   std::string shown;
   if (const toml::value<std::string>* s = node->as_string();
-      s && range.allow_queue_fail && (s->get() == "queue" || s->get() == "fail")) {
-    *out = s->get() == "queue" ? absl::InfiniteDuration() : absl::ZeroDuration();
+      s && range.allow_queue_fail &&
+      (s->get() == "queue" || s->get() == "fail")) {
+    *out =
+        s->get() == "queue" ? absl::InfiniteDuration() : absl::ZeroDuration();
     return true;
   }
   if (const toml::value<std::string>* s = node->as_string()) {

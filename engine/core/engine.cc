@@ -15,20 +15,27 @@ namespace mpio {
 std::string NormalizePortal(const std::string& address) {
   if (address.empty()) return address;
   if (address[0] == '[') {
-    return absl::StrContains(address, "]:") ? address : absl::StrCat(address, ":3260");
+    return absl::StrContains(address, "]:") ? address
+                                            : absl::StrCat(address, ":3260");
   }
-  return absl::StrContains(address, ':') ? address : absl::StrCat(address, ":3260");
+  return absl::StrContains(address, ':') ? address
+                                         : absl::StrCat(address, ":3260");
 }
 
 namespace {
 
 const char* DeviceTypeName(uint8_t t) {
   switch (t) {
-    case 0x00: return "disk";
-    case 0x05: return "CD/DVD";
-    case 0x0c: return "storage array controller";
-    case 0x0d: return "enclosure";
-    default: return "non-disk";
+    case 0x00:
+      return "disk";
+    case 0x05:
+      return "CD/DVD";
+    case 0x0c:
+      return "storage array controller";
+    case 0x0d:
+      return "enclosure";
+    default:
+      return "non-disk";
   }
 }
 
@@ -43,11 +50,15 @@ class TargetScan final : public Path::Listener {
     bool resolved = false;
   };
 
-  TargetScan(Reactor* reactor, const EngineOptions& options, TargetSpec spec,
-             std::function<uint32_t(const std::string&, const std::string&, int)> isid,
-             std::function<void(TargetScan*)> done)
-      : reactor_(reactor), options_(options), spec_(std::move(spec)),
-        isid_(std::move(isid)), done_(std::move(done)) {}
+  TargetScan(
+      Reactor* reactor, const EngineOptions& options, TargetSpec spec,
+      std::function<uint32_t(const std::string&, const std::string&, int)> isid,
+      std::function<void(TargetScan*)> done)
+      : reactor_(reactor),
+        options_(options),
+        spec_(std::move(spec)),
+        isid_(std::move(isid)),
+        done_(std::move(done)) {}
 
   DiscoveryReport report;
   std::vector<Candidate> candidates;
@@ -73,19 +84,23 @@ class TargetScan final : public Path::Listener {
       dc.chap_secret = spec_.chap_secret;
       dc.interface = spec_.portals[i].interface;
       dc.timeout = options_.session.login_timeout;
-      DiscoverTargets(reactor_, dc, [this, i](absl::StatusOr<std::vector<DiscoveredTarget>> t) {
-        if (!t.ok()) {
-          report.portals[i].error = std::string(t.status().message());
-          return PortalDone();
-        }
-        if (t->empty()) {
-          report.portals[i].error = "SendTargets listed no targets (check the ACLs)";
-          return PortalDone();
-        }
-        for (auto& target : *t) report.portals[i].targets.push_back(target.iqn);
-        pending_ += t->size() - 1;
-        for (auto& target : *t) ScanLuns(i, target.iqn);
-      });
+      DiscoverTargets(
+          reactor_, dc,
+          [this, i](absl::StatusOr<std::vector<DiscoveredTarget>> t) {
+            if (!t.ok()) {
+              report.portals[i].error = std::string(t.status().message());
+              return PortalDone();
+            }
+            if (t->empty()) {
+              report.portals[i].error =
+                  "SendTargets listed no targets (check the ACLs)";
+              return PortalDone();
+            }
+            for (auto& target : *t)
+              report.portals[i].targets.push_back(target.iqn);
+            pending_ += t->size() - 1;
+            for (auto& target : *t) ScanLuns(i, target.iqn);
+          });
     }
   }
 
@@ -96,7 +111,8 @@ class TargetScan final : public Path::Listener {
     if (path->state() == PathState::kActive) {
       c->resolved = true;
       Resolved();
-    } else if (path->state() == PathState::kDead || path->state() == PathState::kMarginal) {
+    } else if (path->state() == PathState::kDead ||
+               path->state() == PathState::kMarginal) {
       c->resolved = true;
       c->error = reason;
       Resolved();
@@ -137,7 +153,8 @@ class TargetScan final : public Path::Listener {
     }
     // REPORT LUNS is answered by LUN 0, which every target has.
     auto session = std::make_shared<std::unique_ptr<IscsiSession>>(
-        std::make_unique<IscsiSession>(reactor_, SessionFor(portal, iqn, 0), nullptr));
+        std::make_unique<IscsiSession>(reactor_, SessionFor(portal, iqn, 0),
+                                       nullptr));
     (*session)->Connect([this, portal, iqn, session](const absl::Status& s) {
       if (!s.ok()) {
         report.portals[portal].error = std::string(s.message());
@@ -145,26 +162,33 @@ class TargetScan final : public Path::Listener {
         return PortalDone();
       }
       scsi::Cdb cdb = scsi::ReportLuns(4096);
-      RunCommand(session->get(), cdb.bytes.data(), cdb.len, DataDirection::kRead, 4096, {},
-                 [this, portal, iqn, session](const CommandOutcome& o) {
-                   if (!o.good()) {
-                     report.portals[portal].error = absl::StrCat("REPORT LUNS: ", o.Describe());
-                   } else if (auto luns = scsi::ParseReportLuns(o.data); !luns.ok()) {
-                     report.portals[portal].error =
-                         absl::StrCat("REPORT LUNS: ", luns.status().message());
-                   } else {
-                     for (uint64_t lun : luns->luns) AddCandidate(portal, iqn, static_cast<int>(lun));
-                   }
-                   reactor_->Post([session] { (*session)->Close(); session->reset(); });
-                   PortalDone();
-                 });
+      RunCommand(
+          session->get(), cdb.bytes.data(), cdb.len, DataDirection::kRead, 4096,
+          {}, [this, portal, iqn, session](const CommandOutcome& o) {
+            if (!o.good()) {
+              report.portals[portal].error =
+                  absl::StrCat("REPORT LUNS: ", o.Describe());
+            } else if (auto luns = scsi::ParseReportLuns(o.data); !luns.ok()) {
+              report.portals[portal].error =
+                  absl::StrCat("REPORT LUNS: ", luns.status().message());
+            } else {
+              for (uint64_t lun : luns->luns)
+                AddCandidate(portal, iqn, static_cast<int>(lun));
+            }
+            reactor_->Post([session] {
+              (*session)->Close();
+              session->reset();
+            });
+            PortalDone();
+          });
     });
   }
 
   void AddCandidate(size_t portal, const std::string& iqn, int lun) {
     Candidate c;
-    c.path = std::make_unique<Path>(reactor_, static_cast<uint32_t>(candidates.size()),
-                                    SessionFor(portal, iqn, lun), options_.path_policy, this);
+    c.path = std::make_unique<Path>(
+        reactor_, static_cast<uint32_t>(candidates.size()),
+        SessionFor(portal, iqn, lun), options_.path_policy, this);
     candidates.push_back(std::move(c));
     unresolved_++;
     candidates.back().path->Start();
@@ -203,11 +227,14 @@ class TargetScan final : public Path::Listener {
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   auto reactor = Reactor::Create("engine");
   if (!reactor.ok()) return reactor.status();
-  std::unique_ptr<Engine> e(new Engine(std::move(options), std::move(*reactor)));
-  auto dirs = e->options_.plugin_dirs.empty() ? PluginRegistry::DefaultDirectories()
-                                              : e->options_.plugin_dirs;
+  std::unique_ptr<Engine> e(
+      new Engine(std::move(options), std::move(*reactor)));
+  auto dirs = e->options_.plugin_dirs.empty()
+                  ? PluginRegistry::DefaultDirectories()
+                  : e->options_.plugin_dirs;
   for (const auto& d : dirs) {
-    for (auto& err : e->plugins_.LoadDirectory(d)) e->plugin_errors_.push_back(err);
+    for (auto& err : e->plugins_.LoadDirectory(d))
+      e->plugin_errors_.push_back(err);
   }
   e->reactor_->Start();
   return e;
@@ -248,7 +275,8 @@ void Engine::Shutdown() {
   reactor_->Join();
 }
 
-uint32_t Engine::IsidFor(const std::string& portal, const std::string& iqn, int lun) {
+uint32_t Engine::IsidFor(const std::string& portal, const std::string& iqn,
+                         int lun) {
   // Stable across restarts (a hash of the nexus), unique within the engine:
   // two sessions to one portal with one ISID would reinstate each other.
   uint32_t h = 2166136261u;
@@ -256,7 +284,8 @@ uint32_t Engine::IsidFor(const std::string& portal, const std::string& iqn, int 
     h = (h ^ static_cast<uint8_t>(ch)) * 16777619u;
   }
   h &= 0xffffff;
-  while (std::find(used_isids_.begin(), used_isids_.end(), h) != used_isids_.end()) {
+  while (std::find(used_isids_.begin(), used_isids_.end(), h) !=
+         used_isids_.end()) {
     h = (h + 1) & 0xffffff;
   }
   used_isids_.push_back(h);
@@ -289,29 +318,37 @@ MultipathDevice* Engine::FindDevice(const std::string& name) {
 
 absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
   if (reactor_->InReactorThread()) {
-    return absl::FailedPreconditionError("AddTarget called on the reactor thread");
+    return absl::FailedPreconditionError(
+        "AddTarget called on the reactor thread");
   }
-  if (spec.portals.empty()) return absl::InvalidArgumentError("no portal given");
+  if (spec.portals.empty())
+    return absl::InvalidArgumentError("no portal given");
   absl::Notification done;
   DiscoveryReport result;
   reactor_->Post([&] {
     auto* scan = new TargetScan(
         reactor_.get(), options_, spec,
-        [this](const std::string& p, const std::string& i, int l) { return IsidFor(p, i, l); },
+        [this](const std::string& p, const std::string& i, int l) {
+          return IsidFor(p, i, l);
+        },
         [&](TargetScan* s) {
           // Group probed paths by identity.
           std::map<std::string, std::vector<TargetScan::Candidate*>> groups;
           for (auto& c : s->candidates) {
             if (!c.info || !c.error.empty()) {
-              s->report.notes.push_back(absl::StrCat("path ", c.path->name(), ": ",
-                                                     c.error.empty() ? "not probed" : c.error));
+              s->report.notes.push_back(
+                  absl::StrCat("path ", c.path->name(), ": ",
+                               c.error.empty() ? "not probed" : c.error));
               continue;
             }
-            if (c.info->inquiry.device_type != 0 || c.info->inquiry.peripheral_qualifier != 0) {
+            if (c.info->inquiry.device_type != 0 ||
+                c.info->inquiry.peripheral_qualifier != 0) {
               s->report.notes.push_back(absl::StrCat(
-                  "LUN ", c.path->session_config().lun, " via ", c.path->session_config().portal,
-                  ": ", DeviceTypeName(c.info->inquiry.device_type), " (type 0x",
-                  absl::Hex(c.info->inquiry.device_type), "), not a disk: skipped"));
+                  "LUN ", c.path->session_config().lun, " via ",
+                  c.path->session_config().portal, ": ",
+                  DeviceTypeName(c.info->inquiry.device_type), " (type 0x",
+                  absl::Hex(c.info->inquiry.device_type),
+                  "), not a disk: skipped"));
               continue;
             }
             groups[c.info->identity].push_back(&c);
@@ -326,7 +363,8 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
               }
               if (device == nullptr) {
                 devices_.push_back(std::make_unique<MultipathDevice>(
-                    reactor_.get(), identity, *members.front()->info, options_.device));
+                    reactor_.get(), identity, *members.front()->info,
+                    options_.device));
                 device = devices_.back().get();
                 fresh = true;
               }
@@ -336,9 +374,10 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
               if (c->info->capacity.size_bytes() != ref.capacity.size_bytes() ||
                   c->info->capacity.block_size != ref.capacity.block_size) {
                 s->report.notes.push_back(absl::StrCat(
-                    "refusing path ", c->path->name(), ": it claims identity ", identity,
-                    " but reports ", c->info->capacity.size_bytes(), " bytes in ",
-                    c->info->capacity.block_size, "-byte blocks, while path ",
+                    "refusing path ", c->path->name(), ": it claims identity ",
+                    identity, " but reports ", c->info->capacity.size_bytes(),
+                    " bytes in ", c->info->capacity.block_size,
+                    "-byte blocks, while path ",
                     device->paths().empty() ? members.front()->path->name()
                                             : device->paths().front()->name(),
                     " reports ", ref.capacity.size_bytes(), " bytes in ",
@@ -351,10 +390,12 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
             }
             if (fresh) {
               absl::Status claimed = Claim(device);
-              if (!claimed.ok()) s->report.notes.push_back(std::string(claimed.message()));
+              if (!claimed.ok())
+                s->report.notes.push_back(std::string(claimed.message()));
               s->report.devices.push_back(device);
             }
-            for (auto& p : device->paths()) device->OnPathChanged(p.get(), "joined device");
+            for (auto& p : device->paths())
+              device->OnPathChanged(p.get(), "joined device");
           }
           result = std::move(s->report);
           delete s;
@@ -370,7 +411,8 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
     bool pending = false;
     reactor_->RunSync([&] {
       for (auto* d : result.devices) {
-        if (d->fence() && d->fence()->mode() == ReservationFence::Mode::kPending &&
+        if (d->fence() &&
+            d->fence()->mode() == ReservationFence::Mode::kPending &&
             d->usable_paths() > 0) {
           pending = true;
         }
@@ -388,10 +430,11 @@ absl::Status Engine::Claim(MultipathDevice* device) {
   // claim() sees the INQUIRY data but create() does not: SATPs that want
   // the TPGS bits (explicit ALUA or not) take them as an option.
   if (const LoadedPlugin* sp = plugins_.Find(MPIO_PLUGIN_SATP, d.satp);
-      sp && sp->ops.options_help && absl::StrContains(sp->ops.options_help, "tpgs=") &&
+      sp && sp->ops.options_help &&
+      absl::StrContains(sp->ops.options_help, "tpgs=") &&
       !absl::StrContains(d.satp_options, "tpgs=")) {
-    absl::StrAppend(&d.satp_options, d.satp_options.empty() ? "" : ";", "tpgs=",
-                    int{device->lun().inquiry.tpgs});
+    absl::StrAppend(&d.satp_options, d.satp_options.empty() ? "" : ";",
+                    "tpgs=", int{device->lun().inquiry.tpgs});
   }
   auto satp = plugins_.Create(MPIO_PLUGIN_SATP, d.satp, d.satp_options);
   if (!satp.ok()) {
@@ -405,16 +448,19 @@ absl::Status Engine::Claim(MultipathDevice* device) {
                           ClaimRules::kDefaultPspOptions);
   }
   std::string reason = d.reason;
-  if (!notes.empty()) absl::StrAppend(&reason, "; ", absl::StrJoin(notes, "; "));
+  if (!notes.empty())
+    absl::StrAppend(&reason, "; ", absl::StrJoin(notes, "; "));
   if (!satp.ok() || !psp.ok()) {
-    absl::StrAppend(&reason,
-                    "; plugins missing: using the built-in round robin and treating every "
-                    "SCSI error as an I/O error (check --plugin-dir)");
+    absl::StrAppend(
+        &reason,
+        "; plugins missing: using the built-in round robin and treating every "
+        "SCSI error as an I/O error (check --plugin-dir)");
   }
   device->SetPlugins(satp.ok() ? std::move(*satp) : nullptr,
                      psp.ok() ? std::move(*psp) : nullptr, reason);
   if (!notes.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("device ", device->identity(), ": ", reason));
+    return absl::FailedPreconditionError(
+        absl::StrCat("device ", device->identity(), ": ", reason));
   }
   return absl::OkStatus();
 }

@@ -56,7 +56,7 @@ struct DiscoveryReport {
     std::string error;  // empty when fine
   };
   std::vector<PortalResult> portals;
-  std::vector<std::string> notes;   // skipped LUNs, refused paths
+  std::vector<std::string> notes;         // skipped LUNs, refused paths
   std::vector<MultipathDevice*> devices;  // new devices
 };
 
@@ -69,18 +69,23 @@ class Engine {
 
   // Runs `fn` on the reactor thread and waits: the way to read or change
   // devices and paths from another thread.
-  void RunOnReactor(absl::AnyInvocable<void()> fn) { reactor_->RunSync(std::move(fn)); }
+  void RunOnReactor(absl::AnyInvocable<void()> fn) {
+    reactor_->RunSync(std::move(fn));
+  }
 
   std::vector<MultipathDevice*> devices();
   MultipathDevice* FindDevice(const std::string& name);
   Reactor* reactor() { return reactor_.get(); }
   const PluginRegistry& plugins() const { return plugins_; }
-  const std::vector<std::string>& plugin_errors() const { return plugin_errors_; }
+  const std::vector<std::string>& plugin_errors() const {
+    return plugin_errors_;
+  }
   // Reactor thread (via RunOnReactor).
   ClaimRules& rules() { return rules_; }
   // Re-applies the claim rules to a device (new SATP/PSP), reactor thread.
   absl::Status Reclaim(MultipathDevice* device);
-  absl::Status SetPsp(MultipathDevice* device, const std::string& psp, const std::string& options);
+  absl::Status SetPsp(MultipathDevice* device, const std::string& psp,
+                      const std::string& options);
 
   // Closes every session and drops every device. Idempotent.
   void Shutdown();

@@ -6,11 +6,16 @@ namespace mpio {
 
 const char* IoOpName(IoOp op) {
   switch (op) {
-    case IoOp::kRead: return "read";
-    case IoOp::kWrite: return "write";
-    case IoOp::kFlush: return "flush";
-    case IoOp::kDiscard: return "discard";
-    case IoOp::kWriteZeroes: return "write-zeroes";
+    case IoOp::kRead:
+      return "read";
+    case IoOp::kWrite:
+      return "write";
+    case IoOp::kFlush:
+      return "flush";
+    case IoOp::kDiscard:
+      return "discard";
+    case IoOp::kWriteZeroes:
+      return "write-zeroes";
   }
   return "unknown";
 }
@@ -20,20 +25,34 @@ const char* IoOpName(IoOp op) {
 // this table gives what a filesystem expects.
 int ErrnoFromStatus(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 0;
-    case absl::StatusCode::kInvalidArgument: return EINVAL;
-    case absl::StatusCode::kOutOfRange: return EINVAL;
-    case absl::StatusCode::kResourceExhausted: return ENOSPC;
-    case absl::StatusCode::kPermissionDenied: return EROFS;
-    case absl::StatusCode::kUnimplemented: return EOPNOTSUPP;
-    case absl::StatusCode::kNotFound: return ENODEV;
-    case absl::StatusCode::kAborted: return EIO;
-    case absl::StatusCode::kDeadlineExceeded: return ETIMEDOUT;
-    case absl::StatusCode::kCancelled: return ECANCELED;
-    case absl::StatusCode::kFailedPrecondition: return EIO;
-    case absl::StatusCode::kUnavailable: return EIO;
-    case absl::StatusCode::kDataLoss: return EIO;
-    default: return EIO;
+    case absl::StatusCode::kOk:
+      return 0;
+    case absl::StatusCode::kInvalidArgument:
+      return EINVAL;
+    case absl::StatusCode::kOutOfRange:
+      return EINVAL;
+    case absl::StatusCode::kResourceExhausted:
+      return ENOSPC;
+    case absl::StatusCode::kPermissionDenied:
+      return EROFS;
+    case absl::StatusCode::kUnimplemented:
+      return EOPNOTSUPP;
+    case absl::StatusCode::kNotFound:
+      return ENODEV;
+    case absl::StatusCode::kAborted:
+      return EIO;
+    case absl::StatusCode::kDeadlineExceeded:
+      return ETIMEDOUT;
+    case absl::StatusCode::kCancelled:
+      return ECANCELED;
+    case absl::StatusCode::kFailedPrecondition:
+      return EIO;
+    case absl::StatusCode::kUnavailable:
+      return EIO;
+    case absl::StatusCode::kDataLoss:
+      return EIO;
+    default:
+      return EIO;
   }
 }
 

@@ -54,7 +54,7 @@ struct IoRequest {
 };
 
 struct DeviceGeometry {
-  std::string name;          // display name, e.g. "naa.6000..."
+  std::string name;  // display name, e.g. "naa.6000..."
   uint64_t size_bytes = 0;
   uint32_t block_size = 512;
   uint32_t max_transfer_bytes = 1u << 20;  // larger requests are split

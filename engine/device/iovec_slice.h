@@ -12,8 +12,8 @@
 
 namespace mpio {
 
-inline void SliceIovec(const struct iovec* iov, int iovcnt, uint64_t offset, uint64_t length,
-                       std::vector<struct iovec>* out) {
+inline void SliceIovec(const struct iovec* iov, int iovcnt, uint64_t offset,
+                       uint64_t length, std::vector<struct iovec>* out) {
   out->clear();
   for (int i = 0; i < iovcnt && length > 0; i++) {
     uint64_t len = iov[i].iov_len;
@@ -23,7 +23,8 @@ inline void SliceIovec(const struct iovec* iov, int iovcnt, uint64_t offset, uin
     }
     uint64_t take = len - offset;
     if (take > length) take = length;
-    out->push_back({static_cast<char*>(iov[i].iov_base) + offset, static_cast<size_t>(take)});
+    out->push_back({static_cast<char*>(iov[i].iov_base) + offset,
+                    static_cast<size_t>(take)});
     length -= take;
     offset = 0;
   }

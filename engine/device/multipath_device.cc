@@ -19,13 +19,19 @@ constexpr uint32_t kCapMaxTransfer = 4u << 20;
 
 absl::Status StatusFromErrno(int err, const std::string& text) {
   switch (err) {
-    case EINVAL: return absl::InvalidArgumentError(text);
-    case ENOSPC: return absl::ResourceExhaustedError(text);
-    case EROFS: return absl::PermissionDeniedError(text);
-    case EOPNOTSUPP: return absl::UnimplementedError(text);
+    case EINVAL:
+      return absl::InvalidArgumentError(text);
+    case ENOSPC:
+      return absl::ResourceExhaustedError(text);
+    case EROFS:
+      return absl::PermissionDeniedError(text);
+    case EOPNOTSUPP:
+      return absl::UnimplementedError(text);
     case ENODEV:
-    case ENXIO: return absl::NotFoundError(text);
-    default: return absl::DataLossError(text);  // EIO
+    case ENXIO:
+      return absl::NotFoundError(text);
+    default:
+      return absl::DataLossError(text);  // EIO
   }
 }
 
@@ -50,8 +56,8 @@ struct MultipathDevice::Io final : public ScsiCallback {
   uint64_t lba = 0;
   uint32_t blocks = 0;
   uint64_t bytes = 0;
-  std::vector<iovec> iov;       // this chunk's slice of the caller's buffers
-  std::vector<uint8_t> param;   // UNMAP parameter list
+  std::vector<iovec> iov;      // this chunk's slice of the caller's buffers
+  std::vector<uint8_t> param;  // UNMAP parameter list
   PendingCommand cmd;
   int32_t path = -1;
   uint64_t start_ns = 0;
@@ -62,9 +68,12 @@ struct MultipathDevice::Io final : public ScsiCallback {
   void OnScsiDone(const ScsiResult& r) override { device->OnIoDone(this, r); }
 };
 
-MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity, const LunInfo& lun,
-                                 DeviceOptions options)
-    : reactor_(reactor), identity_(std::move(identity)), lun_(lun), options_(options) {
+MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity,
+                                 const LunInfo& lun, DeviceOptions options)
+    : reactor_(reactor),
+      identity_(std::move(identity)),
+      lun_(lun),
+      options_(options) {
   const uint32_t bs = lun.capacity.block_size;
   geometry_.name = identity_;
   geometry_.size_bytes = lun.capacity.size_bytes();
@@ -75,17 +84,19 @@ MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity, const L
   if (lun.block_limits) {
     const auto& bl = *lun.block_limits;
     if (bl.max_transfer_length) {
-      max_transfer = std::min<uint64_t>(uint64_t{bl.max_transfer_length} * bs, kCapMaxTransfer);
+      max_transfer = std::min<uint64_t>(uint64_t{bl.max_transfer_length} * bs,
+                                        kCapMaxTransfer);
     }
     if (bl.optimal_transfer_length) {
       geometry_.optimal_transfer_bytes =
-          static_cast<uint32_t>(std::min<uint64_t>(uint64_t{bl.optimal_transfer_length} * bs,
-                                                   kCapMaxTransfer));
+          static_cast<uint32_t>(std::min<uint64_t>(
+              uint64_t{bl.optimal_transfer_length} * bs, kCapMaxTransfer));
     }
     if (bl.max_unmap_lba_count && bl.max_unmap_lba_count != 0xffffffff) {
       unmap_blocks = bl.max_unmap_lba_count;
     }
-    if (bl.max_write_same_length) ws_blocks = std::min<uint64_t>(bl.max_write_same_length, ws_blocks);
+    if (bl.max_write_same_length)
+      ws_blocks = std::min<uint64_t>(bl.max_write_same_length, ws_blocks);
   }
   max_transfer = std::max<uint64_t>(max_transfer - max_transfer % bs, bs);
   geometry_.max_transfer_bytes = static_cast<uint32_t>(max_transfer);
@@ -94,7 +105,8 @@ MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity, const L
   max_write_same_blocks_ = static_cast<uint32_t>(ws_blocks);
   const bool thin = lun.capacity.lbpme;
   geometry_.supports_unmap = lun.provisioning ? lun.provisioning->lbpu : thin;
-  geometry_.supports_write_zeroes_unmap = lun.provisioning ? lun.provisioning->lbpws : false;
+  geometry_.supports_write_zeroes_unmap =
+      lun.provisioning ? lun.provisioning->lbpws : false;
   zero_block_.assign(bs, 0);
 }
 
@@ -130,7 +142,8 @@ Path* MultipathDevice::AddPath(std::unique_ptr<Path> path) {
 }
 
 void MultipathDevice::SetPlugins(std::unique_ptr<PluginInstance> satp,
-                                 std::unique_ptr<PluginInstance> psp, std::string claim_reason) {
+                                 std::unique_ptr<PluginInstance> psp,
+                                 std::string claim_reason) {
   satp_ = std::move(satp);
   psp_ = std::move(psp);
   claim_reason_ = std::move(claim_reason);
@@ -176,7 +189,8 @@ Path* MultipathDevice::FindPath(const std::string& key) {
 absl::Status MultipathDevice::SetPreferred(const std::string& key) {
   Path* chosen = key.empty() ? nullptr : FindPath(key);
   if (!key.empty() && chosen == nullptr) {
-    return absl::NotFoundError(absl::StrCat("device ", identity_, " has no path '", key, "'"));
+    return absl::NotFoundError(
+        absl::StrCat("device ", identity_, " has no path '", key, "'"));
   }
   for (auto& p : paths_) {
     if (p) p->set_preferred(p.get() == chosen);
@@ -200,7 +214,8 @@ void MultipathDevice::RefreshViews() {
     v.inflight_bytes = p ? p->counters().inflight_bytes : 0;
   }
   if (psp_ && psp_->ops().paths_changed) {
-    psp_->ops().paths_changed(psp_->get(), views_.data(), views_.size(), Reactor::NowNs());
+    psp_->ops().paths_changed(psp_->get(), views_.data(), views_.size(),
+                              Reactor::NowNs());
   }
 }
 
@@ -242,31 +257,37 @@ absl::Status MultipathDevice::Validate(const IoRequest* r) const {
   const uint64_t bs = geometry_.block_size;
   if (r->op == IoOp::kFlush) return absl::OkStatus();
   if (r->offset % bs != 0 || r->length % bs != 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s at offset %d length %d is not aligned to the %d-byte block size of %s",
-        IoOpName(r->op), r->offset, r->length, bs, identity_));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s at offset %d length %d is not aligned to the "
+                        "%d-byte block size of %s",
+                        IoOpName(r->op), r->offset, r->length, bs, identity_));
   }
   if (r->length == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(IoOpName(r->op), " of length 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(IoOpName(r->op), " of length 0"));
   }
-  if (r->offset > geometry_.size_bytes || r->length > geometry_.size_bytes - r->offset) {
+  if (r->offset > geometry_.size_bytes ||
+      r->length > geometry_.size_bytes - r->offset) {
     return absl::OutOfRangeError(absl::StrFormat(
-        "%s at offset %d length %d is outside %s (%d bytes)", IoOpName(r->op), r->offset,
-        r->length, identity_, geometry_.size_bytes));
+        "%s at offset %d length %d is outside %s (%d bytes)", IoOpName(r->op),
+        r->offset, r->length, identity_, geometry_.size_bytes));
   }
   if (r->op == IoOp::kRead || r->op == IoOp::kWrite) {
     uint64_t total = 0;
     for (int i = 0; i < r->iovcnt; i++) total += r->iov[i].iov_len;
     if (r->iovcnt <= 0 || r->iov == nullptr || total < r->length) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          IoOpName(r->op), ": buffers hold ", total, " bytes, request needs ", r->length));
+      return absl::InvalidArgumentError(
+          absl::StrCat(IoOpName(r->op), ": buffers hold ", total,
+                       " bytes, request needs ", r->length));
     }
   }
   if (r->op == IoOp::kDiscard && !geometry_.supports_unmap) {
-    return absl::UnimplementedError(absl::StrCat(identity_, " does not support UNMAP"));
+    return absl::UnimplementedError(
+        absl::StrCat(identity_, " does not support UNMAP"));
   }
   if (r->op == IoOp::kWrite && geometry_.read_only) {
-    return absl::PermissionDeniedError(absl::StrCat(identity_, " is read-only"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(identity_, " is read-only"));
   }
   return absl::OkStatus();
 }
@@ -296,9 +317,10 @@ void MultipathDevice::FreeIo(Io* io) {
 }
 
 void MultipathDevice::Start(IoRequest* r) {
-  absl::Status valid = lost_ ? absl::NotFoundError(absl::StrCat(
-                                   identity_, " is lost (permanent device loss reported)"))
-                             : Validate(r);
+  absl::Status valid =
+      lost_ ? absl::NotFoundError(absl::StrCat(
+                  identity_, " is lost (permanent device loss reported)"))
+            : Validate(r);
   if (!valid.ok()) {
     r->done(r, valid);
     return;
@@ -319,12 +341,21 @@ void MultipathDevice::Start(IoRequest* r) {
   uint32_t chunk_blocks = 0;
   switch (r->op) {
     case IoOp::kRead:
-    case IoOp::kWrite: chunk_blocks = max_transfer_blocks_; break;
-    case IoOp::kDiscard: chunk_blocks = max_unmap_blocks_; break;
-    case IoOp::kWriteZeroes: chunk_blocks = max_write_same_blocks_; break;
-    case IoOp::kFlush: chunk_blocks = 1; break;
+    case IoOp::kWrite:
+      chunk_blocks = max_transfer_blocks_;
+      break;
+    case IoOp::kDiscard:
+      chunk_blocks = max_unmap_blocks_;
+      break;
+    case IoOp::kWriteZeroes:
+      chunk_blocks = max_write_same_blocks_;
+      break;
+    case IoOp::kFlush:
+      chunk_blocks = 1;
+      break;
   }
-  const uint64_t chunks = r->op == IoOp::kFlush ? 1 : (total + chunk_blocks - 1) / chunk_blocks;
+  const uint64_t chunks =
+      r->op == IoOp::kFlush ? 1 : (total + chunk_blocks - 1) / chunk_blocks;
   parent->remaining = static_cast<uint32_t>(chunks);
 
   // Build every chunk before dispatching any: a dispatch may complete at
@@ -336,16 +367,20 @@ void MultipathDevice::Start(IoRequest* r) {
     io->parent = parent;
     io->op = r->op;
     io->lba = first + c * chunk_blocks;
-    io->blocks = static_cast<uint32_t>(std::min<uint64_t>(chunk_blocks, total - c * chunk_blocks));
+    io->blocks = static_cast<uint32_t>(
+        std::min<uint64_t>(chunk_blocks, total - c * chunk_blocks));
     io->bytes = uint64_t{io->blocks} * bs;
     PendingCommand& cmd = io->cmd;
     switch (r->op) {
       case IoOp::kRead:
       case IoOp::kWrite:
-        SliceIovec(r->iov, r->iovcnt, c * uint64_t{chunk_blocks} * bs, io->bytes, &io->iov);
-        SetCdb(&cmd, r->op == IoOp::kRead ? scsi::Read16(io->lba, io->blocks)
-                                          : scsi::Write16(io->lba, io->blocks, r->fua));
-        cmd.direction = r->op == IoOp::kRead ? DataDirection::kRead : DataDirection::kWrite;
+        SliceIovec(r->iov, r->iovcnt, c * uint64_t{chunk_blocks} * bs,
+                   io->bytes, &io->iov);
+        SetCdb(&cmd, r->op == IoOp::kRead
+                         ? scsi::Read16(io->lba, io->blocks)
+                         : scsi::Write16(io->lba, io->blocks, r->fua));
+        cmd.direction =
+            r->op == IoOp::kRead ? DataDirection::kRead : DataDirection::kWrite;
         cmd.transfer_len = static_cast<uint32_t>(io->bytes);
         break;
       case IoOp::kFlush:
@@ -358,7 +393,8 @@ void MultipathDevice::Start(IoRequest* r) {
         break;
       case IoOp::kDiscard: {
         scsi::UnmapRange d{io->lba, io->blocks};
-        auto list = scsi::UnmapParameterList(std::span<const scsi::UnmapRange>(&d, 1));
+        auto list =
+            scsi::UnmapParameterList(std::span<const scsi::UnmapRange>(&d, 1));
         io->param = list.ok() ? std::move(*list) : std::vector<uint8_t>{};
         SetCdb(&cmd, scsi::Unmap(static_cast<uint16_t>(io->param.size())));
         cmd.direction = DataDirection::kWrite;
@@ -369,8 +405,10 @@ void MultipathDevice::Start(IoRequest* r) {
       }
       case IoOp::kWriteZeroes:
         io->iov.push_back({zero_block_.data(), bs});
-        SetCdb(&cmd, scsi::WriteSame16(io->lba, io->blocks,
-                                       r->may_unmap && geometry_.supports_write_zeroes_unmap));
+        SetCdb(&cmd,
+               scsi::WriteSame16(
+                   io->lba, io->blocks,
+                   r->may_unmap && geometry_.supports_write_zeroes_unmap));
         cmd.direction = DataDirection::kWrite;
         cmd.transfer_len = bs;
         break;
@@ -407,7 +445,8 @@ Path* MultipathDevice::SelectPath(Io* io) {
     info.lba = io->lba;
     info.bytes = io->bytes;
     info.now_ns = Reactor::NowNs();
-    int64_t idx = psp_->ops().select(psp_->get(), views_.data(), views_.size(), &info);
+    int64_t idx =
+        psp_->ops().select(psp_->get(), views_.data(), views_.size(), &info);
     if (idx >= 0 && static_cast<size_t>(idx) < paths_.size() && paths_[idx] &&
         paths_[idx]->usable()) {
       return paths_[idx].get();
@@ -434,20 +473,23 @@ void MultipathDevice::Dispatch(Io* io) {
   }
   Path* p = SelectPath(io);
   if (p == nullptr && options_.no_path_retry == absl::ZeroDuration()) {
-    FinishIo(io, absl::UnavailableError(absl::StrCat(
-                     "no usable path to ", identity_, " (no_path_retry = fail)")));
+    FinishIo(
+        io, absl::UnavailableError(absl::StrCat("no usable path to ", identity_,
+                                                " (no_path_retry = fail)")));
     return;
   }
   if (p == nullptr) {
     io->queued_ns = Reactor::NowNs();
     no_path_queue_.push_back(io);
     if (no_path_timer_ == 0) {
-      AddEvent(options_.no_path_retry == absl::InfiniteDuration()
-                   ? std::string("all paths down: queueing I/O until a path returns "
-                                 "(no_path_retry = queue)")
-                   : absl::StrCat("all paths down: queueing I/O for up to ",
-                                  absl::FormatDuration(options_.no_path_retry)));
-      no_path_timer_ = reactor_->Every(absl::Milliseconds(100), [this] { CheckNoPathQueue(); });
+      AddEvent(
+          options_.no_path_retry == absl::InfiniteDuration()
+              ? std::string("all paths down: queueing I/O until a path returns "
+                            "(no_path_retry = queue)")
+              : absl::StrCat("all paths down: queueing I/O for up to ",
+                             absl::FormatDuration(options_.no_path_retry)));
+      no_path_timer_ = reactor_->Every(absl::Milliseconds(100),
+                                       [this] { CheckNoPathQueue(); });
     }
     return;
   }
@@ -476,7 +518,8 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
   }
   auto psp_done = [&](int result) {
     if (psp_ && psp_->ops().on_complete && p) {
-      psp_->ops().on_complete(psp_->get(), p->index(), io->bytes, latency, result, now);
+      psp_->ops().on_complete(psp_->get(), p->index(), io->bytes, latency,
+                              result, now);
     }
   };
   if (r.good()) {
@@ -500,7 +543,8 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
       p->counters().errors++;
       p->FailNow("libiscsi reported a protocol error on a command");
     }
-    Redrive(io, r.kind == ScsiResult::Kind::kError ? "protocol error" : "path failed");
+    Redrive(io, r.kind == ScsiResult::Kind::kError ? "protocol error"
+                                                   : "path failed");
     return;
   }
   // The target answered with an error status: ask the SATP what it means.
@@ -508,20 +552,23 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
   if (p) p->counters().errors++;
   mpio_sense_verdict v{};
   if (satp_) {
-    satp_->ops().classify(satp_->get(), r.scsi_status, r.sense, r.sense_len, io->cmd.cdb,
-                          io->cmd.cdb_len, &v);
+    satp_->ops().classify(satp_->get(), r.scsi_status, r.sense, r.sense_len,
+                          io->cmd.cdb, io->cmd.cdb_len, &v);
   } else {
     v.action = MPIO_ACTION_FAIL_IO;
     v.errno_value = EIO;
-    snprintf(v.reason, sizeof(v.reason), "SCSI status 0x%02x (no SATP)", r.scsi_status);
+    snprintf(v.reason, sizeof(v.reason), "SCSI status 0x%02x (no SATP)",
+             r.scsi_status);
   }
   std::string reason = v.reason;
   auto fail_io = [&](int err) {
-    FinishIo(io, StatusFromErrno(err ? err : EIO,
-                                 absl::StrCat(IoOpName(io->op), " LBA ", io->lba, " on ",
-                                              p ? p->name() : identity_, ": ", reason)));
+    FinishIo(io, StatusFromErrno(
+                     err ? err : EIO,
+                     absl::StrCat(IoOpName(io->op), " LBA ", io->lba, " on ",
+                                  p ? p->name() : identity_, ": ", reason)));
   };
-  const int max_retries = static_cast<int>(v.max_retries ? v.max_retries : options_.max_retries);
+  const int max_retries =
+      static_cast<int>(v.max_retries ? v.max_retries : options_.max_retries);
   switch (v.action) {
     case MPIO_ACTION_RETRY_SAME:
       if (++io->retries > max_retries) return fail_io(EIO);
@@ -546,7 +593,8 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
       lost_ = true;
       AddEvent(absl::StrCat("device lost: ", reason));
       fail_io(v.errno_value ? v.errno_value : ENODEV);
-      FailEverything(absl::NotFoundError(absl::StrCat(identity_, " lost: ", reason)));
+      FailEverything(
+          absl::NotFoundError(absl::StrCat(identity_, " lost: ", reason)));
       // Every path reconnects and re-probes: the device is back when a path
       // finds the same LUN again (OnPathProbed).
       for (auto& path : paths_) {
@@ -565,11 +613,13 @@ void MultipathDevice::Redrive(Io* io, const char* why) {
   const int32_t dead = io->path;
   io->path_failures++;
   io->path = -1;
-  if (io->op == IoOp::kRead || io->op == IoOp::kFlush || options_.fence == "none") {
+  if (io->op == IoOp::kRead || io->op == IoOp::kFlush ||
+      options_.fence == "none") {
     Dispatch(io);
     return;
   }
-  if (fence_ && fence_->mode() == ReservationFence::Mode::kReservation && dead >= 0) {
+  if (fence_ && fence_->mode() == ReservationFence::Mode::kReservation &&
+      dead >= 0) {
     HoldForFence(io, static_cast<uint32_t>(dead));
     return;
   }
@@ -614,24 +664,28 @@ void MultipathDevice::RunFence(uint32_t dead) {
     return;
   }
   const std::string dead_name = paths_[dead]->name();
-  fence_->FencePath(paths_[dead].get(), via, [this, dead, dead_name](absl::Status s) {
-    fence_running_[dead] = false;
-    std::deque<Io*> ios;
-    ios.swap(held_[dead]);
-    if (s.ok()) {
-      AddEvent(absl::StrCat("fenced ", dead_name, " (its reservation key preempted); re-driving ",
-                            ios.size(), " writes"));
-    } else {
-      // Nothing is lost: the writes still go out, with only the connection
-      // reset as a fence, and the event says so.
-      AddEvent(absl::StrCat("fence of ", dead_name, " failed: ", s.message(),
-                            "; re-driving ", ios.size(), " writes with reset only"));
-    }
-    for (Io* io : ios) Dispatch(io);
-  });
+  fence_->FencePath(
+      paths_[dead].get(), via, [this, dead, dead_name](absl::Status s) {
+        fence_running_[dead] = false;
+        std::deque<Io*> ios;
+        ios.swap(held_[dead]);
+        if (s.ok()) {
+          AddEvent(absl::StrCat("fenced ", dead_name,
+                                " (its reservation key preempted); re-driving ",
+                                ios.size(), " writes"));
+        } else {
+          // Nothing is lost: the writes still go out, with only the connection
+          // reset as a fence, and the event says so.
+          AddEvent(absl::StrCat("fence of ", dead_name,
+                                " failed: ", s.message(), "; re-driving ",
+                                ios.size(), " writes with reset only"));
+        }
+        for (Io* io : ios) Dispatch(io);
+      });
 }
 
-void MultipathDevice::PrepareActivation(Path* path, std::function<void(absl::Status)> done) {
+void MultipathDevice::PrepareActivation(
+    Path* path, std::function<void(absl::Status)> done) {
   if (!fence_) return done(absl::OkStatus());
   fence_->RegisterPath(path, std::move(done));
 }
@@ -653,7 +707,8 @@ void MultipathDevice::DrainNoPathQueue() {
   if (no_path_queue_.empty()) return;
   std::deque<Io*> queued;
   queued.swap(no_path_queue_);
-  AddEvent(absl::StrCat("paths back: re-driving ", queued.size(), " queued I/Os"));
+  AddEvent(
+      absl::StrCat("paths back: re-driving ", queued.size(), " queued I/Os"));
   for (Io* io : queued) Dispatch(io);
   if (no_path_queue_.empty() && no_path_timer_) {
     reactor_->Cancel(no_path_timer_);
@@ -667,17 +722,22 @@ void MultipathDevice::CheckNoPathQueue() {
     return;
   }
   const uint64_t now = Reactor::NowNs();
-  const uint64_t limit = static_cast<uint64_t>(absl::ToInt64Nanoseconds(options_.no_path_retry));
+  const uint64_t limit =
+      static_cast<uint64_t>(absl::ToInt64Nanoseconds(options_.no_path_retry));
   size_t failed = 0;
-  while (!no_path_queue_.empty() && now - no_path_queue_.front()->queued_ns >= limit) {
+  while (!no_path_queue_.empty() &&
+         now - no_path_queue_.front()->queued_ns >= limit) {
     Io* io = no_path_queue_.front();
     no_path_queue_.pop_front();
     failed++;
-    FinishIo(io, absl::UnavailableError(absl::StrCat(
-                     "all paths to ", identity_, " down for ",
-                     absl::FormatDuration(options_.no_path_retry), " (no_path_retry)")));
+    FinishIo(io, absl::UnavailableError(
+                     absl::StrCat("all paths to ", identity_, " down for ",
+                                  absl::FormatDuration(options_.no_path_retry),
+                                  " (no_path_retry)")));
   }
-  if (failed) AddEvent(absl::StrCat("no_path_retry expired: failed ", failed, " I/Os with EIO"));
+  if (failed)
+    AddEvent(absl::StrCat("no_path_retry expired: failed ", failed,
+                          " I/Os with EIO"));
   if (no_path_queue_.empty() && no_path_timer_) {
     reactor_->Cancel(no_path_timer_);
     no_path_timer_ = 0;
@@ -693,13 +753,15 @@ void MultipathDevice::FailEverything(const absl::Status& s) {
 // ----------------------------------------------------------- path events
 
 void MultipathDevice::OnPathChanged(Path* path, const std::string& reason) {
-  AddEvent(absl::StrCat("path ", path->name(), ": ", PathStateName(path->state()),
-                        path->alua_state() != MPIO_ALUA_NONE
-                            ? absl::StrFormat(" (ALUA 0x%x)", path->alua_state())
-                            : std::string(),
-                        ": ", reason));
+  AddEvent(
+      absl::StrCat("path ", path->name(), ": ", PathStateName(path->state()),
+                   path->alua_state() != MPIO_ALUA_NONE
+                       ? absl::StrFormat(" (ALUA 0x%x)", path->alua_state())
+                       : std::string(),
+                   ": ", reason));
   // Ask the SATP about a path each time it (re)enters service.
-  if (last_state_.size() <= path->index()) last_state_.resize(path->index() + 1, PathState::kDead);
+  if (last_state_.size() <= path->index())
+    last_state_.resize(path->index() + 1, PathState::kDead);
   const bool entered = path->state() == PathState::kActive &&
                        last_state_[path->index()] != PathState::kActive;
   last_state_[path->index()] = path->state();
@@ -718,23 +780,25 @@ void MultipathDevice::OnPathChanged(Path* path, const std::string& reason) {
 
 absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {
   if (info.identity != identity_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "path ", path->name(), " now leads to LUN ", info.identity, ", not ", identity_,
-        "; refusing it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("path ", path->name(), " now leads to LUN ", info.identity,
+                     ", not ", identity_, "; refusing it"));
   }
   if (info.capacity.block_size != lun_.capacity.block_size) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "path ", path->name(), " reports block size ", info.capacity.block_size, ", device has ",
-        lun_.capacity.block_size));
+        "path ", path->name(), " reports block size ", info.capacity.block_size,
+        ", device has ", lun_.capacity.block_size));
   }
   if (lost_) {
     // The LUN came back (same identity): the device serves again.
     lost_ = false;
-    AddEvent(absl::StrCat("device back: path ", path->name(), " reports the LUN again"));
+    AddEvent(absl::StrCat("device back: path ", path->name(),
+                          " reports the LUN again"));
   }
   if (info.capacity.size_bytes() != lun_.capacity.size_bytes()) {
-    AddEvent(absl::StrCat("path ", path->name(), " reports size ", info.capacity.size_bytes(),
-                          ", device has ", lun_.capacity.size_bytes(),
+    AddEvent(absl::StrCat("path ", path->name(), " reports size ",
+                          info.capacity.size_bytes(), ", device has ",
+                          lun_.capacity.size_bytes(),
                           " (LUN resized?); keeping the device size"));
   }
   return absl::OkStatus();
@@ -745,36 +809,42 @@ void MultipathDevice::ProbeSatp(Path* path) {
   mpio_scsi_cdb cdb{};
   if (satp_->ops().probe_command(satp_->get(), &cdb) == 0) return;
   std::vector<uint8_t> out;
-  if (cdb.data_direction == 2) out.assign(cdb.data, cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
+  if (cdb.data_direction == 2)
+    out.assign(cdb.data,
+               cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
   const uint32_t index = path->index();
-  RunCommand(path->session(), cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
-             static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len, std::move(out),
-             [this, index](const CommandOutcome& o) {
-               if (index >= paths_.size() || !paths_[index] || !satp_) return;
-               Path* p = paths_[index].get();
-               if (o.kind != ScsiResult::Kind::kStatus) return;  // path failed meanwhile
-               mpio_satp_path sp{};
-               sp.index = index;
-               sp.name = p->name().c_str();
-               sp.target_port_group = p->lun().target_port_group.value_or(0xffff) == 0xffff
-                                          ? -1
-                                          : *p->lun().target_port_group;
-               sp.relative_port_id = p->lun().relative_port_id ? *p->lun().relative_port_id : -1;
-               mpio_satp_path_state st{};
-               st.alua_state = MPIO_ALUA_NONE;
-               st.target_port_group = sp.target_port_group;
-               if (!satp_->ops().probe_result) return;
-               int rc = satp_->ops().probe_result(satp_->get(), &sp, o.scsi_status, o.data.data(),
-                                                  o.data.size(), o.sense.data(), o.sense.size(),
-                                                  &st);
-               if (rc != 0) {
-                 AddEvent(absl::StrCat("path ", p->name(), ": SATP probe not understood: ",
-                                       st.reason));
-                 return;
-               }
-               p->SetAlua(st.alua_state, st.preferred != 0, st.target_port_group,
-                          st.reason[0] ? st.reason : "probe");
-             });
+  RunCommand(
+      path->session(), cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
+      static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len,
+      std::move(out), [this, index](const CommandOutcome& o) {
+        if (index >= paths_.size() || !paths_[index] || !satp_) return;
+        Path* p = paths_[index].get();
+        if (o.kind != ScsiResult::Kind::kStatus)
+          return;  // path failed meanwhile
+        mpio_satp_path sp{};
+        sp.index = index;
+        sp.name = p->name().c_str();
+        sp.target_port_group =
+            p->lun().target_port_group.value_or(0xffff) == 0xffff
+                ? -1
+                : *p->lun().target_port_group;
+        sp.relative_port_id =
+            p->lun().relative_port_id ? *p->lun().relative_port_id : -1;
+        mpio_satp_path_state st{};
+        st.alua_state = MPIO_ALUA_NONE;
+        st.target_port_group = sp.target_port_group;
+        if (!satp_->ops().probe_result) return;
+        int rc = satp_->ops().probe_result(satp_->get(), &sp, o.scsi_status,
+                                           o.data.data(), o.data.size(),
+                                           o.sense.data(), o.sense.size(), &st);
+        if (rc != 0) {
+          AddEvent(absl::StrCat("path ", p->name(),
+                                ": SATP probe not understood: ", st.reason));
+          return;
+        }
+        p->SetAlua(st.alua_state, st.preferred != 0, st.target_port_group,
+                   st.reason[0] ? st.reason : "probe");
+      });
 }
 
 void MultipathDevice::ReprobeAll() {

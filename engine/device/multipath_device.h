@@ -59,7 +59,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
 
   // Reactor thread. Takes ownership; the path is started by the caller.
   Path* AddPath(std::unique_ptr<Path> path);
-  void SetPlugins(std::unique_ptr<PluginInstance> satp, std::unique_ptr<PluginInstance> psp,
+  void SetPlugins(std::unique_ptr<PluginInstance> satp,
+                  std::unique_ptr<PluginInstance> psp,
                   std::string claim_reason);
   void SetPsp(std::unique_ptr<PluginInstance> psp);
 
@@ -82,7 +83,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   // Path::Listener
   void OnPathChanged(Path* path, const std::string& reason) override;
   absl::Status OnPathProbed(Path* path, const LunInfo& info) override;
-  void PrepareActivation(Path* path, std::function<void(absl::Status)> done) override;
+  void PrepareActivation(Path* path,
+                         std::function<void(absl::Status)> done) override;
 
   // The write fence; null until the device is claimed.
   const ReservationFence* fence() const { return fence_.get(); }

@@ -12,8 +12,9 @@ namespace {
 constexpr uint8_t kStatusReservationConflict = 0x18;
 constexpr scsi::PrType kType = scsi::PrType::kWriteExclusiveRegistrantsOnly;
 
-void PrOut(Path* path, scsi::PrOutAction action, scsi::PrType type, uint64_t key,
-           uint64_t sa_key, std::function<void(const CommandOutcome&)> done) {
+void PrOut(Path* path, scsi::PrOutAction action, scsi::PrType type,
+           uint64_t key, uint64_t sa_key,
+           std::function<void(const CommandOutcome&)> done) {
   if (path->session() == nullptr || !path->session()->logged_in()) {
     CommandOutcome o;  // cancelled
     done(o);
@@ -21,8 +22,9 @@ void PrOut(Path* path, scsi::PrOutAction action, scsi::PrType type, uint64_t key
   }
   scsi::Cdb cdb = scsi::PersistentReserveOut(action, type);
   auto params = scsi::PrOutParameterList(key, sa_key);
-  RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kWrite, 24,
-             std::vector<uint8_t>(params.begin(), params.end()), std::move(done));
+  RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kWrite,
+             24, std::vector<uint8_t>(params.begin(), params.end()),
+             std::move(done));
 }
 
 }  // namespace
@@ -31,18 +33,25 @@ ReservationFence::ReservationFence(std::string requested, std::string initiator,
                                    std::string identity)
     : requested_(std::move(requested)) {
   uint32_t h = 2166136261u;
-  for (char c : absl::StrCat(initiator, "|", identity)) h = (h ^ uint8_t(c)) * 16777619u;
+  for (char c : absl::StrCat(initiator, "|", identity))
+    h = (h ^ uint8_t(c)) * 16777619u;
   key_prefix_ = (uint64_t{'M'} << 56) | (uint64_t{h} << 24);
-  if (requested_ == "reset") SetMode(Mode::kReset, "fence = reset (configured)");
-  if (requested_ == "none") SetMode(Mode::kNone, "fence = none (configured): stale writes possible");
+  if (requested_ == "reset")
+    SetMode(Mode::kReset, "fence = reset (configured)");
+  if (requested_ == "none")
+    SetMode(Mode::kNone, "fence = none (configured): stale writes possible");
 }
 
 const char* ReservationFence::ModeName() const {
   switch (mode_) {
-    case Mode::kPending: return "pending";
-    case Mode::kReservation: return "reservation";
-    case Mode::kReset: return "reset";
-    case Mode::kNone: return "none";
+    case Mode::kPending:
+      return "pending";
+    case Mode::kReservation:
+      return "reservation";
+    case Mode::kReset:
+      return "reset";
+    case Mode::kNone:
+      return "none";
   }
   return "?";
 }
@@ -56,12 +65,14 @@ void ReservationFence::SetMode(Mode m, std::string reason) {
   reason_ = std::move(reason);
 }
 
-void ReservationFence::Setup(std::vector<Path*> paths, std::function<void()> done) {
+void ReservationFence::Setup(std::vector<Path*> paths,
+                             std::function<void()> done) {
   if (paths.empty() || paths[0]->session() == nullptr) return done();
   Path* path = paths[0];
-  scsi::Cdb cdb = scsi::PersistentReserveIn(scsi::PrInAction::kReadReservation, 64);
-  RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kRead, 64, {},
-             [this, path, paths, done](const CommandOutcome& o) {
+  scsi::Cdb cdb =
+      scsi::PersistentReserveIn(scsi::PrInAction::kReadReservation, 64);
+  RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kRead,
+             64, {}, [this, path, paths, done](const CommandOutcome& o) {
                auto fallback = [&](std::string why) {
                  SetMode(Mode::kReset, absl::StrCat("fence = reset: ", why));
                  if (requested_ == "reservation") Log(LogLevel::kWarn, reason_);
@@ -72,7 +83,8 @@ void ReservationFence::Setup(std::vector<Path*> paths, std::function<void()> don
                  auto parsed = scsi::ParsePrReadReservation(o.data);
                  if (parsed.ok()) r = *parsed;
                }
-               const bool ours = r && r->reserved && (r->key & ~0xffffffull) == key_prefix_;
+               const bool ours =
+                   r && r->reserved && (r->key & ~0xffffffull) == key_prefix_;
                if (mode_ != Mode::kPending) {
                  // reset/none configured. A reservation an earlier mpio run
                  // left behind (crash, or fence=auto before) would refuse
@@ -80,24 +92,32 @@ void ReservationFence::Setup(std::vector<Path*> paths, std::function<void()> don
                  if (!ours) return done();
                  return ReleaseStale(path, r->key, done);
                }
-               if (!o.good()) return fallback(absl::StrCat("PERSISTENT RESERVE IN: ", o.Describe()));
-               if (!r) return fallback("PERSISTENT RESERVE IN data not understood");
+               if (!o.good())
+                 return fallback(
+                     absl::StrCat("PERSISTENT RESERVE IN: ", o.Describe()));
+               if (!r)
+                 return fallback("PERSISTENT RESERVE IN data not understood");
                if (r->reserved && !ours) {
                  return fallback(absl::StrFormat(
-                     "the LUN is reserved by another initiator (key 0x%016x)", r->key));
+                     "the LUN is reserved by another initiator (key 0x%016x)",
+                     r->key));
                }
                RegisterAll(paths, 0, [this, path, done](absl::Status s) {
                  if (!s.ok()) {
-                   SetMode(Mode::kReset, absl::StrCat("fence = reset: ", s.message()));
+                   SetMode(Mode::kReset,
+                           absl::StrCat("fence = reset: ", s.message()));
                    return done();
                  }
                  Reserve(path, [this, done](absl::Status s2) {
                    if (!s2.ok()) {
-                     SetMode(Mode::kReset, absl::StrCat("fence = reset: ", s2.message()));
+                     SetMode(Mode::kReset,
+                             absl::StrCat("fence = reset: ", s2.message()));
                    } else {
                      SetMode(Mode::kReservation,
-                             "fence = reservation: Write Exclusive - Registrants Only, one key "
-                             "per path; a dead path's key is preempted before its writes are "
+                             "fence = reservation: Write Exclusive - "
+                             "Registrants Only, one key "
+                             "per path; a dead path's key is preempted before "
+                             "its writes are "
                              "re-driven");
                    }
                    done();
@@ -108,23 +128,28 @@ void ReservationFence::Setup(std::vector<Path*> paths, std::function<void()> don
 
 // Register, PREEMPT the stale holder (we become the holder), RELEASE, and
 // unregister: other initiators' registrations are left alone.
-void ReservationFence::ReleaseStale(Path* path, uint64_t holder, std::function<void()> done) {
+void ReservationFence::ReleaseStale(Path* path, uint64_t holder,
+                                    std::function<void()> done) {
   const uint64_t key = KeyFor(*path);
   auto finish = [this, holder, done](const std::string& how) {
-    reason_ += absl::StrFormat("; %s a reservation left by an earlier mpio run (key 0x%016x)", how,
-                               holder);
+    reason_ += absl::StrFormat(
+        "; %s a reservation left by an earlier mpio run (key 0x%016x)", how,
+        holder);
     done();
   };
-  PrOut(path, scsi::PrOutAction::kRegisterAndIgnore, scsi::PrType::kNone, 0, key,
-        [path, key, holder, finish](const CommandOutcome& o1) {
+  PrOut(path, scsi::PrOutAction::kRegisterAndIgnore, scsi::PrType::kNone, 0,
+        key, [path, key, holder, finish](const CommandOutcome& o1) {
           if (!o1.good()) return finish("could not release");
           PrOut(path, scsi::PrOutAction::kPreempt, kType, key, holder,
                 [path, key, finish](const CommandOutcome& o2) {
                   PrOut(path, scsi::PrOutAction::kRelease, kType, key, 0,
                         [path, key, finish, o2](const CommandOutcome& o3) {
-                          PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, key, 0,
+                          PrOut(path, scsi::PrOutAction::kRegister,
+                                scsi::PrType::kNone, key, 0,
                                 [finish, o2, o3](const CommandOutcome&) {
-                                  finish(o2.good() && o3.good() ? "released" : "could not release");
+                                  finish(o2.good() && o3.good()
+                                             ? "released"
+                                             : "could not release");
                                 });
                         });
                 });
@@ -140,16 +165,18 @@ void ReservationFence::RegisterAll(std::vector<Path*> paths, size_t next,
   });
 }
 
-void ReservationFence::Register(Path* path, std::function<void(absl::Status)> done) {
-  PrOut(path, scsi::PrOutAction::kRegisterAndIgnore, scsi::PrType::kNone, 0, KeyFor(*path),
-        [path, done](const CommandOutcome& o) {
+void ReservationFence::Register(Path* path,
+                                std::function<void(absl::Status)> done) {
+  PrOut(path, scsi::PrOutAction::kRegisterAndIgnore, scsi::PrType::kNone, 0,
+        KeyFor(*path), [path, done](const CommandOutcome& o) {
           if (o.good()) return done(absl::OkStatus());
-          done(absl::UnavailableError(
-              absl::StrCat("PR REGISTER on ", path->name(), ": ", o.Describe())));
+          done(absl::UnavailableError(absl::StrCat(
+              "PR REGISTER on ", path->name(), ": ", o.Describe())));
         });
 }
 
-void ReservationFence::Reserve(Path* path, std::function<void(absl::Status)> done) {
+void ReservationFence::Reserve(Path* path,
+                               std::function<void(absl::Status)> done) {
   PrOut(path, scsi::PrOutAction::kReserve, kType, KeyFor(*path), 0,
         [path, done](const CommandOutcome& o) {
           // A conflict means another of our paths holds it already: fine,
@@ -158,18 +185,19 @@ void ReservationFence::Reserve(Path* path, std::function<void(absl::Status)> don
                            o.scsi_status == kStatusReservationConflict)) {
             return done(absl::OkStatus());
           }
-          done(absl::UnavailableError(
-              absl::StrCat("PR RESERVE on ", path->name(), ": ", o.Describe())));
+          done(absl::UnavailableError(absl::StrCat(
+              "PR RESERVE on ", path->name(), ": ", o.Describe())));
         });
 }
 
 void ReservationFence::Unregister(Path* path, std::function<void()> done) {
   if (mode_ != Mode::kReservation || !path->usable()) return done();
-  PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, KeyFor(*path), 0,
-        [done](const CommandOutcome&) { done(); });
+  PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, KeyFor(*path),
+        0, [done](const CommandOutcome&) { done(); });
 }
 
-void ReservationFence::RegisterPath(Path* path, std::function<void(absl::Status)> done) {
+void ReservationFence::RegisterPath(Path* path,
+                                    std::function<void(absl::Status)> done) {
   // While the mode is still being decided, register anyway: the
   // reservation may be taken any moment, and an unregistered path's writes
   // would then be refused. A registration without a reservation is inert.
@@ -195,25 +223,28 @@ void ReservationFence::FencePath(const Path* dead, Path* via,
             fences_++;
             return done(absl::OkStatus());
           }
-          if (o.kind == ScsiResult::Kind::kStatus && o.scsi_status == kStatusReservationConflict) {
+          if (o.kind == ScsiResult::Kind::kStatus &&
+              o.scsi_status == kStatusReservationConflict) {
             // `via` itself is not registered (target restarted?): register
             // it and try once more.
-            RegisterPath(via, [this, via, victim, dead_name, done](absl::Status s) {
+            RegisterPath(via, [this, via, victim, dead_name,
+                               done](absl::Status s) {
               if (!s.ok()) return done(s);
-              PrOut(via, scsi::PrOutAction::kPreempt, kType, KeyFor(*via), victim,
-                    [this, dead_name, done](const CommandOutcome& o2) {
+              PrOut(via, scsi::PrOutAction::kPreempt, kType, KeyFor(*via),
+                    victim, [this, dead_name, done](const CommandOutcome& o2) {
                       if (o2.good()) {
                         fences_++;
                         return done(absl::OkStatus());
                       }
-                      done(absl::UnavailableError(
-                          absl::StrCat("PR PREEMPT of ", dead_name, ": ", o2.Describe())));
+                      done(absl::UnavailableError(absl::StrCat(
+                          "PR PREEMPT of ", dead_name, ": ", o2.Describe())));
                     });
             });
             return;
           }
-          done(absl::UnavailableError(absl::StrCat("PR PREEMPT of ", dead_name, " via ",
-                                                   via->name(), ": ", o.Describe())));
+          done(absl::UnavailableError(absl::StrCat("PR PREEMPT of ", dead_name,
+                                                   " via ", via->name(), ": ",
+                                                   o.Describe())));
         });
 }
 

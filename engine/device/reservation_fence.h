@@ -34,7 +34,8 @@ class ReservationFence {
  public:
   enum class Mode { kPending, kReservation, kReset, kNone };
 
-  ReservationFence(std::string requested, std::string initiator, std::string identity);
+  ReservationFence(std::string requested, std::string initiator,
+                   std::string identity);
 
   // Decides the mode using the first of `paths` (READ RESERVATION),
   // registers every one of them, then takes the reservation (in that order,
@@ -45,7 +46,8 @@ class ReservationFence {
   void RegisterPath(Path* path, std::function<void(absl::Status)> done);
   // Removes `dead`'s registration from `via`, so late writes from the dead
   // nexus are refused. OK at once when not in reservation mode.
-  void FencePath(const Path* dead, Path* via, std::function<void(absl::Status)> done);
+  void FencePath(const Path* dead, Path* via,
+                 std::function<void(absl::Status)> done);
 
   // Clean shutdown: each path removes its own key (REGISTER with service
   // action key 0); the reservation goes with its holder's key. Other
@@ -64,7 +66,8 @@ class ReservationFence {
   void Reserve(Path* path, std::function<void(absl::Status)> done);
   void SetMode(Mode m, std::string reason);
   void ReleaseStale(Path* path, uint64_t holder, std::function<void()> done);
-  void RegisterAll(std::vector<Path*> paths, size_t next, std::function<void(absl::Status)> done);
+  void RegisterAll(std::vector<Path*> paths, size_t next,
+                   std::function<void(absl::Status)> done);
 
   std::string requested_;
   uint64_t key_prefix_;  // top 40 bits

@@ -14,13 +14,15 @@ namespace {
 // from a posted message (never from inside a libiscsi callback).
 class DiscoveryRun {
  public:
-  DiscoveryRun(Reactor* reactor, DiscoveryConfig config,
-               std::function<void(absl::StatusOr<std::vector<DiscoveredTarget>>)> done)
+  DiscoveryRun(
+      Reactor* reactor, DiscoveryConfig config,
+      std::function<void(absl::StatusOr<std::vector<DiscoveredTarget>>)> done)
       : reactor_(reactor), config_(std::move(config)), done_(std::move(done)) {}
 
   void Start() {
     ctx_ = iscsi_create_context(config_.initiator_iqn.c_str());
-    if (ctx_ == nullptr) return Finish(Error("cannot create a libiscsi context"));
+    if (ctx_ == nullptr)
+      return Finish(Error("cannot create a libiscsi context"));
     iscsi_set_noautoreconnect(ctx_, 1);
     iscsi_set_session_type(ctx_, ISCSI_SESSION_DISCOVERY);
     iscsi_set_tcp_syncnt(ctx_, 2);
@@ -32,8 +34,10 @@ class DiscoveryRun {
       std::string ifaces = config_.interface;
       iscsi_set_bind_interfaces(ctx_, ifaces.data());
     }
-    if (iscsi_connect_async(ctx_, config_.portal.c_str(), &ConnectCb, this) != 0) {
-      return Finish(Error(absl::StrCat("connect failed: ", iscsi_get_error(ctx_))));
+    if (iscsi_connect_async(ctx_, config_.portal.c_str(), &ConnectCb, this) !=
+        0) {
+      return Finish(
+          Error(absl::StrCat("connect failed: ", iscsi_get_error(ctx_))));
     }
     watch_ = reactor_->Watch(iscsi_get_fd(ctx_), 0, [this](uint32_t ev) {
       if (finished_) return;
@@ -55,7 +59,8 @@ class DiscoveryRun {
 
  private:
   absl::Status Error(std::string why) {
-    return absl::UnavailableError(absl::StrCat("portal ", config_.portal, ": ", why));
+    return absl::UnavailableError(
+        absl::StrCat("portal ", config_.portal, ": ", why));
   }
   void Rearm() {
     if (!finished_ && ctx_ && watch_) {
@@ -66,10 +71,12 @@ class DiscoveryRun {
     auto* self = static_cast<DiscoveryRun*>(priv);
     if (self->finished_) return;
     if (status != 0) {
-      return self->Finish(self->Error(absl::StrCat("connect failed: ", iscsi_get_error(ctx))));
+      return self->Finish(
+          self->Error(absl::StrCat("connect failed: ", iscsi_get_error(ctx))));
     }
     if (iscsi_login_async(ctx, &LoginCb, self) != 0) {
-      self->Finish(self->Error(absl::StrCat("login failed: ", iscsi_get_error(ctx))));
+      self->Finish(
+          self->Error(absl::StrCat("login failed: ", iscsi_get_error(ctx))));
     }
   }
   static void LoginCb(iscsi_context* ctx, int status, void*, void* priv) {
@@ -80,18 +87,22 @@ class DiscoveryRun {
           absl::StrCat("discovery login refused: ", iscsi_get_error(ctx))));
     }
     if (iscsi_discovery_async(ctx, &DiscoveryCb, self) != 0) {
-      self->Finish(self->Error(absl::StrCat("SendTargets failed: ", iscsi_get_error(ctx))));
+      self->Finish(self->Error(
+          absl::StrCat("SendTargets failed: ", iscsi_get_error(ctx))));
     }
   }
-  static void DiscoveryCb(iscsi_context* ctx, int status, void* data, void* priv) {
+  static void DiscoveryCb(iscsi_context* ctx, int status, void* data,
+                          void* priv) {
     auto* self = static_cast<DiscoveryRun*>(priv);
     if (self->finished_) return;
     if (status != 0) {
-      return self->Finish(self->Error(absl::StrCat("SendTargets failed: ", iscsi_get_error(ctx))));
+      return self->Finish(self->Error(
+          absl::StrCat("SendTargets failed: ", iscsi_get_error(ctx))));
     }
     // The list is freed when this callback returns: copy it now.
     std::vector<DiscoveredTarget> targets;
-    for (auto* a = static_cast<iscsi_discovery_address*>(data); a; a = a->next) {
+    for (auto* a = static_cast<iscsi_discovery_address*>(data); a;
+         a = a->next) {
       DiscoveredTarget t;
       t.iqn = a->target_name ? a->target_name : "";
       for (auto* p = a->portals; p; p = p->next) {

@@ -2,10 +2,10 @@
 
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
-#include <netinet/in.h>
-#include <linux/tcp.h>  // struct tcp_info with tcpi_bytes_acked
-#include <poll.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>  // struct tcp_info with tcpi_bytes_acked
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -44,7 +44,8 @@ void IscsiSession::Connect(std::function<void(const absl::Status&)> done) {
       iscsi_destroy_context(ctx_);
       ctx_ = nullptr;
     }
-    cb(absl::UnavailableError(absl::StrCat("portal ", config_.portal, ": ", why)));
+    cb(absl::UnavailableError(
+        absl::StrCat("portal ", config_.portal, ": ", why)));
   };
   ctx_ = iscsi_create_context(config_.initiator_iqn.c_str());
   if (ctx_ == nullptr) return fail_now("cannot create a libiscsi context");
@@ -80,15 +81,16 @@ void IscsiSession::Connect(std::function<void(const absl::Status&)> done) {
     return fail_now(absl::StrCat("connect failed: ", LibiscsiError(ctx_)));
   }
   fd_ = iscsi_get_fd(ctx_);
-  watch_ = reactor_->Watch(fd_, 0, [this](uint32_t revents) { OnReadable(revents); });
+  watch_ = reactor_->Watch(fd_, 0,
+                           [this](uint32_t revents) { OnReadable(revents); });
   UpdateEvents();
   login_timer_ = reactor_->After(config_.login_timeout, [this] {
     login_timer_ = 0;
     if (state_ == State::kConnecting) {
-      Fail(absl::DeadlineExceededError(absl::StrCat(
-          "portal ", config_.portal, ": no login within ",
-          absl::FormatDuration(config_.login_timeout),
-          " (unreachable, filtered, or not an iSCSI portal)")));
+      Fail(absl::DeadlineExceededError(
+          absl::StrCat("portal ", config_.portal, ": no login within ",
+                       absl::FormatDuration(config_.login_timeout),
+                       " (unreachable, filtered, or not an iSCSI portal)")));
     }
   });
   last_service_ns_ = Reactor::NowNs();
@@ -117,9 +119,9 @@ void IscsiSession::ConnectCb(iscsi_context*, int status, void*, void* priv) {
 
 bool IscsiSession::Submit(PendingCommand* c) {
   if (state_ != State::kLoggedIn || fail_pending_) return false;
-  scsi_task* task = scsi_create_task(c->cdb_len, c->cdb,
-                                     static_cast<int>(c->direction),
-                                     static_cast<int>(c->transfer_len));
+  scsi_task* task =
+      scsi_create_task(c->cdb_len, c->cdb, static_cast<int>(c->direction),
+                       static_cast<int>(c->transfer_len));
   if (task == nullptr) return false;
   iscsi_data out{};
   iscsi_data* out_ptr = nullptr;
@@ -144,7 +146,10 @@ bool IscsiSession::Submit(PendingCommand* c) {
   // only on error paths, which return non-zero and do not call back.
   c->prev = tail_;
   c->next = nullptr;
-  if (tail_) tail_->next = c; else head_ = c;
+  if (tail_)
+    tail_->next = c;
+  else
+    head_ = c;
   tail_ = c;
   outstanding_++;
   in_libiscsi_++;
@@ -162,13 +167,20 @@ bool IscsiSession::Submit(PendingCommand* c) {
 }
 
 void IscsiSession::Unlink(PendingCommand* c) {
-  if (c->prev) c->prev->next = c->next; else head_ = c->next;
-  if (c->next) c->next->prev = c->prev; else tail_ = c->prev;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    head_ = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  else
+    tail_ = c->prev;
   c->prev = c->next = nullptr;
   outstanding_--;
 }
 
-void IscsiSession::CommandCb(iscsi_context*, int status, void* data, void* priv) {
+void IscsiSession::CommandCb(iscsi_context*, int status, void* data,
+                             void* priv) {
   auto* c = static_cast<PendingCommand*>(priv);
   auto* task = static_cast<scsi_task*>(data);
   if (task == nullptr) task = c->task;
@@ -188,7 +200,8 @@ void IscsiSession::CommandCb(iscsi_context*, int status, void* data, void* priv)
       size_t n = (static_cast<size_t>(task->datain.data[0]) << 8) |
                  task->datain.data[1];
       r.sense = task->datain.data + 2;
-      r.sense_len = std::min<size_t>(n, static_cast<size_t>(task->datain.size) - 2);
+      r.sense_len =
+          std::min<size_t>(n, static_cast<size_t>(task->datain.size) - 2);
     } else if (task != nullptr && status == SCSI_STATUS_GOOD &&
                task->datain.data != nullptr) {
       r.data = task->datain.data;
@@ -201,7 +214,9 @@ void IscsiSession::CommandCb(iscsi_context*, int status, void* data, void* priv)
 
 void IscsiSession::NopCb(iscsi_context*, int, void*, void*) {}
 
-void IscsiSession::OnReadable(uint32_t revents) { Service(static_cast<int>(revents)); }
+void IscsiSession::OnReadable(uint32_t revents) {
+  Service(static_cast<int>(revents));
+}
 
 void IscsiSession::Service(int revents) {
   if (ctx_ == nullptr || state_ == State::kDead) return;
@@ -239,10 +254,11 @@ void IscsiSession::Tick() {
   if (now - last_service_ns_ > 500'000'000ull) Service(0);
   if (ctx_ == nullptr || state_ != State::kLoggedIn) return;
 
-  if (head_ != nullptr && now - head_->submit_ns > ToNs(config_.command_timeout)) {
-    Fail(absl::DeadlineExceededError(absl::StrCat(
-        "portal ", config_.portal, ": a command took longer than ",
-        absl::FormatDuration(config_.command_timeout))));
+  if (head_ != nullptr &&
+      now - head_->submit_ns > ToNs(config_.command_timeout)) {
+    Fail(absl::DeadlineExceededError(
+        absl::StrCat("portal ", config_.portal, ": a command took longer than ",
+                     absl::FormatDuration(config_.command_timeout))));
     return;
   }
   if (now - last_nop_ns_ >= ToNs(config_.nop_interval)) {
@@ -274,17 +290,17 @@ void IscsiSession::CheckTcpProgress(uint64_t now) {
   // queue still grows.
   int queued = 0;
   if (ioctl(fd_, SIOCOUTQ, &queued) != 0) queued = 0;
-  if ((info.tcpi_unacked == 0 && queued == 0) || info.tcpi_bytes_acked != last_bytes_acked_ ||
-      stall_since_ns_ == 0) {
+  if ((info.tcpi_unacked == 0 && queued == 0) ||
+      info.tcpi_bytes_acked != last_bytes_acked_ || stall_since_ns_ == 0) {
     last_bytes_acked_ = info.tcpi_bytes_acked;
     stall_since_ns_ = now;
     return;
   }
   if (now - stall_since_ns_ > ToNs(config_.ack_stall)) {
-    Fail(absl::UnavailableError(absl::StrCat(
-        "portal ", config_.portal, ": no TCP acknowledgement for ",
-        (now - stall_since_ns_) / 1'000'000, " ms with ", queued,
-        " bytes outstanding (link down or black hole)")));
+    Fail(absl::UnavailableError(
+        absl::StrCat("portal ", config_.portal, ": no TCP acknowledgement for ",
+                     (now - stall_since_ns_) / 1'000'000, " ms with ", queued,
+                     " bytes outstanding (link down or black hole)")));
   }
 }
 

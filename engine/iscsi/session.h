@@ -40,11 +40,11 @@ namespace mpio {
 class IscsiSession;
 
 struct SessionConfig {
-  std::string portal;      // "ip:port"
+  std::string portal;  // "ip:port"
   std::string target_iqn;
   int lun = 0;
   std::string initiator_iqn = "iqn.2026-12.org.mpio:initiator";
-  std::string interface;   // bind to this local interface (SO_BINDTODEVICE)
+  std::string interface;  // bind to this local interface (SO_BINDTODEVICE)
   // ISID qualifier: stable per path so the I_T nexus (and a PR key
   // registered on it) stays the same across reconnects.
   uint32_t isid_qualifier = 0;

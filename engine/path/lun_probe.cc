@@ -12,7 +12,8 @@ namespace {
 
 class OneCommand final : public ScsiCallback {
  public:
-  OneCommand(std::vector<uint8_t> out, std::function<void(const CommandOutcome&)> done)
+  OneCommand(std::vector<uint8_t> out,
+             std::function<void(const CommandOutcome&)> done)
       : out_(std::move(out)), done_(std::move(done)) {}
   PendingCommand cmd;
   void OnScsiDone(const ScsiResult& r) override {
@@ -35,9 +36,12 @@ class OneCommand final : public ScsiCallback {
 
 std::string CommandOutcome::Describe() const {
   switch (kind) {
-    case ScsiResult::Kind::kCancelled: return "cancelled (path failed)";
-    case ScsiResult::Kind::kError: return "refused by libiscsi (protocol error)";
-    case ScsiResult::Kind::kStatus: break;
+    case ScsiResult::Kind::kCancelled:
+      return "cancelled (path failed)";
+    case ScsiResult::Kind::kError:
+      return "refused by libiscsi (protocol error)";
+    case ScsiResult::Kind::kStatus:
+      break;
   }
   if (scsi_status == 0) return "GOOD";
   if (scsi_status == 2) {
@@ -49,7 +53,8 @@ std::string CommandOutcome::Describe() const {
 }
 
 void RunCommand(IscsiSession* session, const uint8_t* cdb, uint8_t cdb_len,
-                DataDirection dir, uint32_t transfer_len, std::vector<uint8_t> out_data,
+                DataDirection dir, uint32_t transfer_len,
+                std::vector<uint8_t> out_data,
                 std::function<void(const CommandOutcome&)> done) {
   auto* c = new OneCommand(std::move(out_data), std::move(done));
   std::copy(cdb, cdb + cdb_len, c->cmd.cdb);
@@ -80,18 +85,18 @@ class Prober : public std::enable_shared_from_this<Prober> {
  private:
   void Send(const scsi::Cdb& cdb, uint32_t alloc,
             std::function<void(const CommandOutcome&)> next) {
-    RunCommand(session_, cdb.bytes.data(), cdb.len, DataDirection::kRead, alloc, {},
-               std::move(next));
+    RunCommand(session_, cdb.bytes.data(), cdb.len, DataDirection::kRead, alloc,
+               {}, std::move(next));
   }
   void Fail(std::string step, const CommandOutcome& o) {
-    done_(absl::UnavailableError(absl::StrCat("portal ", session_->config().portal, " LUN ",
-                                              session_->config().lun, ": ", step, ": ",
-                                              o.Describe())));
+    done_(absl::UnavailableError(
+        absl::StrCat("portal ", session_->config().portal, " LUN ",
+                     session_->config().lun, ": ", step, ": ", o.Describe())));
   }
   void Fail(std::string step, const absl::Status& s) {
-    done_(absl::InvalidArgumentError(absl::StrCat("portal ", session_->config().portal,
-                                                  " LUN ", session_->config().lun, ": ",
-                                                  step, ": ", s.message())));
+    done_(absl::InvalidArgumentError(
+        absl::StrCat("portal ", session_->config().portal, " LUN ",
+                     session_->config().lun, ": ", step, ": ", s.message())));
   }
 
   void Inquiry() {
@@ -143,24 +148,26 @@ class Prober : public std::enable_shared_from_this<Prober> {
   void Serial() {
     auto self = shared_from_this();
     if (!Has(scsi::kVpdUnitSerial)) return Limits();
-    Send(scsi::Inquiry(true, scsi::kVpdUnitSerial, 255), 255, [self](const CommandOutcome& o) {
-      if (o.good()) {
-        auto s = scsi::ParseUnitSerial(o.data);
-        if (s.ok()) self->info_.serial = *s;
-      }
-      self->Limits();
-    });
+    Send(scsi::Inquiry(true, scsi::kVpdUnitSerial, 255), 255,
+         [self](const CommandOutcome& o) {
+           if (o.good()) {
+             auto s = scsi::ParseUnitSerial(o.data);
+             if (s.ok()) self->info_.serial = *s;
+           }
+           self->Limits();
+         });
   }
   void Limits() {
     auto self = shared_from_this();
     if (!Has(scsi::kVpdBlockLimits)) return Provisioning();
-    Send(scsi::Inquiry(true, scsi::kVpdBlockLimits, 64), 64, [self](const CommandOutcome& o) {
-      if (o.good()) {
-        auto l = scsi::ParseBlockLimits(o.data);
-        if (l.ok()) self->info_.block_limits = *l;
-      }
-      self->Provisioning();
-    });
+    Send(scsi::Inquiry(true, scsi::kVpdBlockLimits, 64), 64,
+         [self](const CommandOutcome& o) {
+           if (o.good()) {
+             auto l = scsi::ParseBlockLimits(o.data);
+             if (l.ok()) self->info_.block_limits = *l;
+           }
+           self->Provisioning();
+         });
   }
   void Provisioning() {
     auto self = shared_from_this();
@@ -188,9 +195,10 @@ class Prober : public std::enable_shared_from_this<Prober> {
       self->info_.capacity = *c;
       if (self->info_.identity.empty()) {
         if (self->info_.serial.empty()) {
-          return self->Fail("identity", absl::InvalidArgumentError(
-                                            "the LUN reports neither a VPD 0x83 LUN "
-                                            "designator nor a VPD 0x80 serial number"));
+          return self->Fail("identity",
+                            absl::InvalidArgumentError(
+                                "the LUN reports neither a VPD 0x83 LUN "
+                                "designator nor a VPD 0x80 serial number"));
         }
         self->info_.identity = absl::StrCat("serial.", self->info_.serial);
       }
@@ -206,7 +214,8 @@ class Prober : public std::enable_shared_from_this<Prober> {
 
 }  // namespace
 
-void ProbeLun(IscsiSession* session, std::function<void(absl::StatusOr<LunInfo>)> done) {
+void ProbeLun(IscsiSession* session,
+              std::function<void(absl::StatusOr<LunInfo>)> done) {
   std::make_shared<Prober>(session, std::move(done))->Start();
 }
 

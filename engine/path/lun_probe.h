@@ -44,15 +44,19 @@ struct CommandOutcome {
   int scsi_status = 0;
   std::vector<uint8_t> data;
   std::vector<uint8_t> sense;
-  bool good() const { return kind == ScsiResult::Kind::kStatus && scsi_status == 0; }
-  std::string Describe() const;  // "GOOD", "CHECK CONDITION ILLEGAL REQUEST/..."
+  bool good() const {
+    return kind == ScsiResult::Kind::kStatus && scsi_status == 0;
+  }
+  std::string Describe()
+      const;  // "GOOD", "CHECK CONDITION ILLEGAL REQUEST/..."
 };
 void RunCommand(IscsiSession* session, const uint8_t* cdb, uint8_t cdb_len,
                 DataDirection dir, uint32_t transfer_len,
                 std::vector<uint8_t> out_data,
                 std::function<void(const CommandOutcome&)> done);
 
-void ProbeLun(IscsiSession* session, std::function<void(absl::StatusOr<LunInfo>)> done);
+void ProbeLun(IscsiSession* session,
+              std::function<void(absl::StatusOr<LunInfo>)> done);
 
 }  // namespace mpio
 

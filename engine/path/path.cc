@@ -10,25 +10,33 @@ namespace mpio {
 
 const char* PathStateName(PathState s) {
   switch (s) {
-    case PathState::kConnecting: return "connecting";
-    case PathState::kProbation: return "probation";
-    case PathState::kActive: return "active";
-    case PathState::kStandby: return "standby";
-    case PathState::kDisabled: return "disabled";
-    case PathState::kDead: return "dead";
-    case PathState::kMarginal: return "marginal";
+    case PathState::kConnecting:
+      return "connecting";
+    case PathState::kProbation:
+      return "probation";
+    case PathState::kActive:
+      return "active";
+    case PathState::kStandby:
+      return "standby";
+    case PathState::kDisabled:
+      return "disabled";
+    case PathState::kDead:
+      return "dead";
+    case PathState::kMarginal:
+      return "marginal";
   }
   return "unknown";
 }
 
-Path::Path(Reactor* reactor, uint32_t index, SessionConfig session, PathPolicy policy,
-           Listener* listener)
+Path::Path(Reactor* reactor, uint32_t index, SessionConfig session,
+           PathPolicy policy, Listener* listener)
     : reactor_(reactor),
       index_(index),
       config_(std::move(session)),
       policy_(policy),
       listener_(listener) {
-  name_ = absl::StrCat(config_.portal, "/", config_.target_iqn, "/lun", config_.lun);
+  name_ = absl::StrCat(config_.portal, "/", config_.target_iqn, "/lun",
+                       config_.lun);
   state_since_ns_ = Reactor::NowNs();
 }
 
@@ -77,9 +85,11 @@ void Path::Retire(std::unique_ptr<IscsiSession> s) {
 void Path::Connect() {
   reconnect_timer_ = 0;
   if (!enabled_) return;
-  if (state_ != PathState::kConnecting) SetState(PathState::kConnecting, "connecting");
+  if (state_ != PathState::kConnecting)
+    SetState(PathState::kConnecting, "connecting");
   session_ = std::make_unique<IscsiSession>(
-      reactor_, config_, [this](const absl::Status& why) { OnSessionFailed(why); });
+      reactor_, config_,
+      [this](const absl::Status& why) { OnSessionFailed(why); });
   std::weak_ptr<bool> alive = alive_;
   session_->Connect([this, alive](const absl::Status& s) {
     if (alive.expired()) return;
@@ -134,14 +144,16 @@ void Path::Activate() {
       // Probation ends with a good TEST UNIT READY.
       scsi::Cdb tur = scsi::TestUnitReady();
       std::weak_ptr<bool> alive2 = alive_;
-      RunCommand(session_.get(), tur.bytes.data(), tur.len, DataDirection::kNone, 0, {},
+      RunCommand(session_.get(), tur.bytes.data(), tur.len,
+                 DataDirection::kNone, 0, {},
                  [this, alive2](const CommandOutcome& o) {
-                   if (alive2.expired() || state_ != PathState::kProbation) return;
+                   if (alive2.expired() || state_ != PathState::kProbation)
+                     return;
                    if (o.good()) {
                      SetState(PathState::kActive, "probation passed");
                    } else if (session_) {
-                     session_->Fail(absl::UnavailableError(
-                         absl::StrCat("TEST UNIT READY after probation: ", o.Describe())));
+                     session_->Fail(absl::UnavailableError(absl::StrCat(
+                         "TEST UNIT READY after probation: ", o.Describe())));
                    }
                  });
     });
@@ -150,26 +162,30 @@ void Path::Activate() {
   }
   ever_up_ = true;
   if (!checker_timer_) {
-    checker_timer_ = reactor_->Every(policy_.checker_interval, [this] { RunChecker(); });
+    checker_timer_ =
+        reactor_->Every(policy_.checker_interval, [this] { RunChecker(); });
   }
 }
 
 void Path::RunChecker() {
-  if (state_ != PathState::kActive || !session_ || !session_->logged_in()) return;
+  if (state_ != PathState::kActive || !session_ || !session_->logged_in())
+    return;
   scsi::Cdb tur = scsi::TestUnitReady();
   std::weak_ptr<bool> alive = alive_;
-  RunCommand(session_.get(), tur.bytes.data(), tur.len, DataDirection::kNone, 0, {},
-             [this, alive](const CommandOutcome& o) {
-               if (alive.expired() || o.kind != ScsiResult::Kind::kStatus || o.good()) return;
-               // A unit attention is news, not a failure; NOT READY or a LUN
-               // that is gone takes the path out.
-               auto s = scsi::ParseSense(o.sense);
-               if (s.ok() && s->key == 0x6) return;
-               if (session_) {
-                 session_->Fail(absl::UnavailableError(
-                     absl::StrCat("path checker TEST UNIT READY: ", o.Describe())));
-               }
-             });
+  RunCommand(
+      session_.get(), tur.bytes.data(), tur.len, DataDirection::kNone, 0, {},
+      [this, alive](const CommandOutcome& o) {
+        if (alive.expired() || o.kind != ScsiResult::Kind::kStatus || o.good())
+          return;
+        // A unit attention is news, not a failure; NOT READY or a LUN
+        // that is gone takes the path out.
+        auto s = scsi::ParseSense(o.sense);
+        if (s.ok() && s->key == 0x6) return;
+        if (session_) {
+          session_->Fail(absl::UnavailableError(
+              absl::StrCat("path checker TEST UNIT READY: ", o.Describe())));
+        }
+      });
 }
 
 void Path::OnSessionFailed(const absl::Status& reason) {
@@ -181,7 +197,8 @@ void Path::OnSessionFailed(const absl::Status& reason) {
   if (!enabled_) return;
   uint64_t now = Reactor::NowNs();
   failure_times_.push_back(now);
-  const uint64_t window = static_cast<uint64_t>(absl::ToInt64Nanoseconds(policy_.flap_window));
+  const uint64_t window =
+      static_cast<uint64_t>(absl::ToInt64Nanoseconds(policy_.flap_window));
   while (!failure_times_.empty() && now - failure_times_.front() > window) {
     failure_times_.pop_front();
   }
@@ -189,10 +206,13 @@ void Path::OnSessionFailed(const absl::Status& reason) {
       static_cast<int>(failure_times_.size()) >= policy_.flap_failures) {
     failure_times_.clear();
     SetState(PathState::kMarginal,
-             absl::StrCat(reason.message(), "; ", policy_.flap_failures, " failures within ",
-                          absl::FormatDuration(policy_.flap_window), ": held out for ",
+             absl::StrCat(reason.message(), "; ", policy_.flap_failures,
+                          " failures within ",
+                          absl::FormatDuration(policy_.flap_window),
+                          ": held out for ",
                           absl::FormatDuration(policy_.marginal_hold)));
-    reconnect_timer_ = reactor_->After(policy_.marginal_hold, [this] { Connect(); });
+    reconnect_timer_ =
+        reactor_->After(policy_.marginal_hold, [this] { Connect(); });
     return;
   }
   SetState(PathState::kDead, std::string(reason.message()));
@@ -203,12 +223,14 @@ void Path::ScheduleReconnect() {
   if (!enabled_ || reconnect_timer_) return;
   // Exponential backoff with +-20 % jitter, so paths that died together do
   // not hammer the target together.
-  double base = absl::ToDoubleMilliseconds(policy_.reconnect_min) * (1 << std::min(attempt_, 10));
+  double base = absl::ToDoubleMilliseconds(policy_.reconnect_min) *
+                (1 << std::min(attempt_, 10));
   base = std::min(base, absl::ToDoubleMilliseconds(policy_.reconnect_max));
   static thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.8, 1.2);
   attempt_++;
-  reconnect_timer_ = reactor_->After(absl::Milliseconds(base * jitter(rng)), [this] { Connect(); });
+  reconnect_timer_ = reactor_->After(absl::Milliseconds(base * jitter(rng)),
+                                     [this] { Connect(); });
 }
 
 void Path::SetEnabled(bool on, const std::string& why) {
@@ -234,8 +256,10 @@ void Path::FailNow(const std::string& why) {
   if (session_) session_->Fail(absl::UnavailableError(why));
 }
 
-void Path::SetAlua(int alua_state, bool preferred, int32_t tpg, const std::string& reason) {
-  bool changed = alua_state != alua_state_ || preferred != preferred_ || tpg != tpg_;
+void Path::SetAlua(int alua_state, bool preferred, int32_t tpg,
+                   const std::string& reason) {
+  bool changed =
+      alua_state != alua_state_ || preferred != preferred_ || tpg != tpg_;
   alua_state_ = alua_state;
   preferred_ = preferred;
   tpg_ = tpg;

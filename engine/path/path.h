@@ -46,8 +46,8 @@ struct PathPolicy {
   absl::Duration reconnect_min = absl::Milliseconds(250);
   absl::Duration reconnect_max = absl::Seconds(5);
   absl::Duration probation = absl::Seconds(2);
-  int flap_failures = 3;                       // this many failures...
-  absl::Duration flap_window = absl::Seconds(60);  // ...within this window...
+  int flap_failures = 3;                             // this many failures...
+  absl::Duration flap_window = absl::Seconds(60);    // ...within this window...
   absl::Duration marginal_hold = absl::Seconds(30);  // ...hold out this long
   absl::Duration checker_interval = absl::Seconds(5);  // TEST UNIT READY
 };
@@ -55,10 +55,10 @@ struct PathPolicy {
 struct PathCounters {
   uint64_t reads = 0, writes = 0, others = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
-  uint64_t errors = 0;         // commands that ended in error on this path
-  uint64_t redriven = 0;       // I/Os moved off this path when it failed
-  uint64_t failures = 0;       // times the path died
-  uint64_t latency_ns_sum = 0; // over completed reads+writes
+  uint64_t errors = 0;          // commands that ended in error on this path
+  uint64_t redriven = 0;        // I/Os moved off this path when it failed
+  uint64_t failures = 0;        // times the path died
+  uint64_t latency_ns_sum = 0;  // over completed reads+writes
   uint64_t completed = 0;
   uint64_t inflight = 0;
   uint64_t inflight_bytes = 0;
@@ -76,10 +76,12 @@ class Path {
     virtual void OnPathChanged(class Path* path, const std::string& reason) = 0;
     // First successful probe (used by discovery and identity checks).
     // Return an error to refuse the path (e.g. identity mismatch).
-    virtual absl::Status OnPathProbed(class Path* path, const LunInfo& info) = 0;
+    virtual absl::Status OnPathProbed(class Path* path,
+                                      const LunInfo& info) = 0;
     // Last step before the path carries I/O (e.g. register its reservation
     // key). An error keeps the path out and retries later.
-    virtual void PrepareActivation(class Path* path, std::function<void(absl::Status)> done) {
+    virtual void PrepareActivation(class Path* path,
+                                   std::function<void(absl::Status)> done) {
       (void)path;
       done(absl::OkStatus());
     }
@@ -88,11 +90,11 @@ class Path {
     ~Listener() = default;
   };
 
-  Path(Reactor* reactor, uint32_t index, SessionConfig session, PathPolicy policy,
-       Listener* listener);
+  Path(Reactor* reactor, uint32_t index, SessionConfig session,
+       PathPolicy policy, Listener* listener);
   ~Path();
 
-  void Start();          // connect; reconnects by itself afterwards
+  void Start();  // connect; reconnects by itself afterwards
   // Hands the path to a new owner (discovery -> device), before it routes I/O.
   void Rebind(Listener* listener, uint32_t index) {
     listener_ = listener;
@@ -100,10 +102,13 @@ class Path {
   }
   void SetEnabled(bool on, const std::string& why);  // operator on/off
   void FailNow(const std::string& why);  // failover drill / SATP verdict
-  void SetAlua(int alua_state, bool preferred, int32_t tpg, const std::string& reason);
+  void SetAlua(int alua_state, bool preferred, int32_t tpg,
+               const std::string& reason);
 
   // Routes a command onto the session; false if the path cannot take it.
-  bool Submit(PendingCommand* c) { return usable() && session_ && session_->Submit(c); }
+  bool Submit(PendingCommand* c) {
+    return usable() && session_ && session_->Submit(c);
+  }
 
   bool usable() const;
   PathState state() const { return state_; }

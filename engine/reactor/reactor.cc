@@ -35,7 +35,8 @@ constexpr uint64_t kMaxSleepNs = 1'000'000'000;
 
 class Reactor::FunctionMessage final : public Reactor::Message {
  public:
-  explicit FunctionMessage(absl::AnyInvocable<void()> fn) : fn_(std::move(fn)) {}
+  explicit FunctionMessage(absl::AnyInvocable<void()> fn)
+      : fn_(std::move(fn)) {}
   void Run() override {
     fn_();
     delete this;
@@ -108,9 +109,8 @@ void Reactor::Post(Message* message) {
   Message* head = inbox_.load(std::memory_order_relaxed);
   do {
     message->next_.store(head, std::memory_order_relaxed);
-  } while (!inbox_.compare_exchange_weak(head, message,
-                                         std::memory_order_release,
-                                         std::memory_order_relaxed));
+  } while (!inbox_.compare_exchange_weak(
+      head, message, std::memory_order_release, std::memory_order_relaxed));
   // Only the poster that makes the inbox non-empty needs to wake the loop:
   // the loop empties the inbox with one exchange and looks again before
   // sleeping.
@@ -227,7 +227,8 @@ void Reactor::ArmWatches() {
   }
 }
 
-Reactor::TimerId Reactor::After(absl::Duration delay, std::function<void()> cb) {
+Reactor::TimerId Reactor::After(absl::Duration delay,
+                                std::function<void()> cb) {
   TimerId id = next_id_++;
   uint64_t due = NowNs() + static_cast<uint64_t>(absl::ToInt64Nanoseconds(
                                std::max(delay, absl::ZeroDuration())));
@@ -236,7 +237,8 @@ Reactor::TimerId Reactor::After(absl::Duration delay, std::function<void()> cb) 
   return id;
 }
 
-Reactor::TimerId Reactor::Every(absl::Duration period, std::function<void()> cb) {
+Reactor::TimerId Reactor::Every(absl::Duration period,
+                                std::function<void()> cb) {
   TimerId id = After(period, std::move(cb));
   uint64_t p = static_cast<uint64_t>(absl::ToInt64Nanoseconds(period));
   timers_[std::make_pair(timer_due_[id], id)].period_ns = p == 0 ? 1 : p;
@@ -297,7 +299,8 @@ void Reactor::Run() {
     ts.tv_sec = static_cast<int64_t>(timeout / 1'000'000'000);
     ts.tv_nsec = static_cast<long long>(timeout % 1'000'000'000);
     io_uring_cqe* cqe = nullptr;
-    int rc = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
+    int rc =
+        io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
       // Nothing sensible to do but retry; the timeout bounds the spin.
       continue;
@@ -322,7 +325,8 @@ void Reactor::Run() {
           auto it = watches_.find(IdOf(data));
           if (it == watches_.end()) break;
           WatchState* w = it->second.get();
-          if (w->generation != GenerationOf(data) || w->armed_events == 0) break;
+          if (w->generation != GenerationOf(data) || w->armed_events == 0)
+            break;
           w->armed_events = 0;
           dirty_watches_.push_back(it->first);
           if (c.res < 0) {

@@ -57,7 +57,8 @@ TEST_CASE("timers fire in order, periodic timers repeat, cancel stops them") {
     reactor->After(absl::Milliseconds(30), [&] { order.push_back(3); });
     reactor->After(absl::Milliseconds(10), [&] { order.push_back(1); });
     reactor->After(absl::Milliseconds(20), [&] { order.push_back(2); });
-    auto cancelled = reactor->After(absl::Milliseconds(15), [&] { order.push_back(99); });
+    auto cancelled =
+        reactor->After(absl::Milliseconds(15), [&] { order.push_back(99); });
     reactor->Cancel(cancelled);
     periodic = reactor->Every(absl::Milliseconds(5), [&] {
       if (++ticks == 5) reactor->Cancel(periodic);
@@ -71,7 +72,8 @@ TEST_CASE("timers fire in order, periodic timers repeat, cancel stops them") {
   CHECK(ticks == 5);
 }
 
-TEST_CASE("fd watches report readiness, can be paused, and unwatch inside callback") {
+TEST_CASE(
+    "fd watches report readiness, can be paused, and unwatch inside callback") {
   auto reactor = MakeReactor();
   int sv[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);

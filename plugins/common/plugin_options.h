@@ -27,8 +27,10 @@ struct Option {
 };
 
 inline std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -52,22 +54,26 @@ inline bool ParseOptions(const char* text,
   while (!rest.empty()) {
     size_t end = rest.find_first_of(";,");
     std::string_view item = Trim(rest.substr(0, end));
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    rest = end == std::string_view::npos ? std::string_view()
+                                         : rest.substr(end + 1);
     if (item.empty()) continue;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
-      WriteError(err, cap, "option '" + std::string(item) +
-                               "' has no '=value'; valid keys: " + valid);
+      WriteError(err, cap,
+                 "option '" + std::string(item) +
+                     "' has no '=value'; valid keys: " + valid);
       return false;
     }
     std::string key(Trim(item.substr(0, eq)));
-    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : key)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string value(Trim(item.substr(eq + 1)));
     bool known = false;
     for (auto k : valid_keys) known = known || k == key;
     if (!known) {
-      WriteError(err, cap, "unknown option '" + key + "'; valid keys: " +
-                               (valid.empty() ? std::string("(none)") : valid));
+      WriteError(err, cap,
+                 "unknown option '" + key + "'; valid keys: " +
+                     (valid.empty() ? std::string("(none)") : valid));
       return false;
     }
     for (const auto& o : *out) {
@@ -88,11 +94,12 @@ inline bool ParseUint(const Option& o, uint64_t min, uint64_t max,
   char* end = nullptr;
   errno = 0;
   unsigned long long v = std::strtoull(s, &end, 10);
-  if (o.value.empty() || *end != '\0' || errno != 0 || s[0] == '-' ||
-      v < min || v > max) {
-    WriteError(err, cap, "option '" + o.key + "=" + o.value +
-                             "': expected a whole number from " +
-                             std::to_string(min) + " to " + std::to_string(max));
+  if (o.value.empty() || *end != '\0' || errno != 0 || s[0] == '-' || v < min ||
+      v > max) {
+    WriteError(err, cap,
+               "option '" + o.key + "=" + o.value +
+                   "': expected a whole number from " + std::to_string(min) +
+                   " to " + std::to_string(max));
     return false;
   }
   *value = v;
@@ -102,13 +109,15 @@ inline bool ParseUint(const Option& o, uint64_t min, uint64_t max,
 // Parses 0/1/true/false/yes/no/on/off.
 inline bool ParseBool(const Option& o, bool* value, char* err, size_t cap) {
   std::string v = o.value;
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : v)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (v == "1" || v == "true" || v == "yes" || v == "on") {
     *value = true;
   } else if (v == "0" || v == "false" || v == "no" || v == "off") {
     *value = false;
   } else {
-    WriteError(err, cap, "option '" + o.key + "=" + o.value + "': expected 0 or 1");
+    WriteError(err, cap,
+               "option '" + o.key + "=" + o.value + "': expected 0 or 1");
     return false;
   }
   return true;

@@ -19,13 +19,15 @@ namespace {
 
 LabEnv Lab() {
   const char* name = getenv("MPIO_LAB");
-  REQUIRE_MESSAGE(name != nullptr, "set MPIO_LAB to a lab started by tests/lab/lab.sh");
+  REQUIRE_MESSAGE(name != nullptr,
+                  "set MPIO_LAB to a lab started by tests/lab/lab.sh");
   auto env = LabEnv::Load(name);
   REQUIRE_MESSAGE(env.ok(), env.status().ToString());
   return *env;
 }
 
-std::unique_ptr<Engine> MakeEngine(absl::Duration no_path_retry = absl::Seconds(30)) {
+std::unique_ptr<Engine> MakeEngine(
+    absl::Duration no_path_retry = absl::Seconds(30)) {
   EngineOptions o;
   o.plugin_dirs = {PluginDir()};
   o.device.no_path_retry = no_path_retry;
@@ -47,8 +49,8 @@ MultipathDevice* OnlyDevice(Engine* e, const LabEnv& lab) {
   return report->devices[0];
 }
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint8_t>* buf,
-                    uint64_t length = 0) {
+absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
+                    std::vector<uint8_t>* buf, uint64_t length = 0) {
   IoRequest r;
   iovec iov{buf ? buf->data() : nullptr, buf ? buf->size() : 0};
   r.op = op;
@@ -81,8 +83,8 @@ std::vector<PathView> Paths(Engine* e, MultipathDevice* d) {
   std::vector<PathView> v;
   e->RunOnReactor([&] {
     for (auto& p : d->paths()) {
-      v.push_back({p->name(), p->state(), p->counters().reads, p->counters().writes,
-                   p->counters().errors});
+      v.push_back({p->name(), p->state(), p->counters().reads,
+                   p->counters().writes, p->counters().errors});
     }
   });
   return v;
@@ -90,17 +92,20 @@ std::vector<PathView> Paths(Engine* e, MultipathDevice* d) {
 
 // Waits (bounded) until path i is in one of `states`; returns seconds taken
 // or -1 on timeout.
-double WaitForState(Engine* e, MultipathDevice* d, size_t i, std::vector<PathState> states,
-                    double timeout_s) {
+double WaitForState(Engine* e, MultipathDevice* d, size_t i,
+                    std::vector<PathState> states, double timeout_s) {
   auto start = std::chrono::steady_clock::now();
   for (;;) {
     PathState s = Paths(e, d)[i].state;
     for (auto want : states) {
       if (s == want) {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                             start)
+            .count();
       }
     }
-    if (std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_s)) {
+    if (std::chrono::steady_clock::now() - start >
+        std::chrono::duration<double>(timeout_s)) {
       return -1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -127,23 +132,27 @@ TEST_CASE("every portal leads to one device with all paths active") {
   });
 }
 
-TEST_CASE("data written through one path reads back identically through another") {
+TEST_CASE(
+    "data written through one path reads back identically through another") {
   LabEnv lab = Lab();
   auto e = MakeEngine();
   MultipathDevice* d = OnlyDevice(e.get(), lab);
   auto paths = Paths(e.get(), d);
   REQUIRE(paths.size() >= 2);
   std::vector<uint8_t> data(256 * 1024);
-  for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<uint8_t>(i * 7 + 3);
+  for (size_t i = 0; i < data.size(); i++)
+    data[i] = static_cast<uint8_t>(i * 7 + 3);
   const uint64_t offset = 3 << 20;
 
   absl::Status s;
-  e->RunOnReactor([&] { s = e->SetPsp(d, "fixed", "preferred=" + paths[0].name); });
+  e->RunOnReactor(
+      [&] { s = e->SetPsp(d, "fixed", "preferred=" + paths[0].name); });
   REQUIRE(s.ok());
   REQUIRE(SyncIo(d, IoOp::kWrite, offset, &data).ok());
   REQUIRE(SyncIo(d, IoOp::kFlush, 0, nullptr).ok());
   for (size_t reader = 1; reader < paths.size(); reader++) {
-    e->RunOnReactor([&] { s = e->SetPsp(d, "fixed", "preferred=" + paths[reader].name); });
+    e->RunOnReactor(
+        [&] { s = e->SetPsp(d, "fixed", "preferred=" + paths[reader].name); });
     REQUIRE(s.ok());
     std::vector<uint8_t> back(data.size(), 0);
     REQUIRE(SyncIo(d, IoOp::kRead, offset, &back).ok());
@@ -180,7 +189,9 @@ TEST_CASE("a sustained workload spreads over every path with no error") {
   }
 }
 
-TEST_CASE("misaligned, out-of-range and malformed requests are refused before any path") {
+TEST_CASE(
+    "misaligned, out-of-range and malformed requests are refused before any "
+    "path") {
   LabEnv lab = Lab();
   auto e = MakeEngine();
   MultipathDevice* d = OnlyDevice(e.get(), lab);
@@ -211,7 +222,9 @@ TEST_CASE("an unreachable or non-iSCSI portal is reported and the rest works") {
   spec.portals.push_back({"127.0.0.1:9", ""});  // nothing listens: refused
   auto t0 = std::chrono::steady_clock::now();
   auto report = e->AddTarget(spec);
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   REQUIRE(report.ok());
   REQUIRE(report->devices.size() == 1);
   CHECK(report->devices[0]->paths().size() == lab.portals.size());
@@ -241,7 +254,8 @@ void FailoverDrill(const std::string& fault, const std::string& heal) {
   std::thread load([&] { result = bench::RunWorkload(d, *spec); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   REQUIRE(lab.Fault(1, fault).ok());
-  double dead_after = WaitForState(e.get(), d, 0, {PathState::kDead, PathState::kConnecting}, 15);
+  double dead_after = WaitForState(
+      e.get(), d, 0, {PathState::kDead, PathState::kConnecting}, 15);
   MESSAGE(fault, ": path declared dead after ", dead_after, " s");
   CHECK(dead_after >= 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
@@ -272,7 +286,9 @@ TEST_CASE("link down on one path: no error, no corruption, path returns") {
   FailoverDrill("link-down", "link-up");
 }
 
-TEST_CASE("target killed and restarted within no_path_retry: I/O pauses, then completes") {
+TEST_CASE(
+    "target killed and restarted within no_path_retry: I/O pauses, then "
+    "completes") {
   LabEnv lab = Lab();
   auto e = MakeEngine(absl::Seconds(30));
   MultipathDevice* d = OnlyDevice(e.get(), lab);
@@ -298,16 +314,21 @@ TEST_CASE("target killed and restarted within no_path_retry: I/O pauses, then co
   CHECK(back >= 0);
 }
 
-TEST_CASE("all paths down past no_path_retry: I/O fails with EIO, the engine stays up") {
+TEST_CASE(
+    "all paths down past no_path_retry: I/O fails with EIO, the engine stays "
+    "up") {
   LabEnv lab = Lab();
   auto e = MakeEngine(absl::Seconds(2));
   MultipathDevice* d = OnlyDevice(e.get(), lab);
   REQUIRE(lab.TargetFault("kill-target").ok());
-  REQUIRE(WaitForState(e.get(), d, 0, {PathState::kDead, PathState::kConnecting}, 15) >= 0);
+  REQUIRE(WaitForState(e.get(), d, 0,
+                       {PathState::kDead, PathState::kConnecting}, 15) >= 0);
   std::vector<uint8_t> buf(4096);
   auto t0 = std::chrono::steady_clock::now();
   absl::Status s = SyncIo(d, IoOp::kRead, 0, &buf);
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   REQUIRE(lab.TargetFault("restart-target").ok());
   CHECK(!s.ok());
   CHECK(ErrnoFromStatus(s) == EIO);
@@ -318,7 +339,9 @@ TEST_CASE("all paths down past no_path_retry: I/O fails with EIO, the engine sta
   CHECK(SyncIo(d, IoOp::kRead, 0, &buf).ok());
 }
 
-TEST_CASE("LUN removed on every path: I/O fails at once, the device comes back with it") {
+TEST_CASE(
+    "LUN removed on every path: I/O fails at once, the device comes back with "
+    "it") {
   LabEnv lab = Lab();
   if (lab.vars["LAB_TARGET_KIND"] != "tgtd") return;
   auto e = MakeEngine(absl::Seconds(30));
@@ -328,7 +351,9 @@ TEST_CASE("LUN removed on every path: I/O fails at once, the device comes back w
   REQUIRE(lab.TargetFault("lun-remove").ok());
   auto t0 = std::chrono::steady_clock::now();
   absl::Status s = SyncIo(d, IoOp::kRead, 0, &buf);
-  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   CHECK_FALSE(s.ok());
   CHECK(ErrnoFromStatus(s) == ENODEV);
   CHECK(took < 5);  // at once, not after no_path_retry (30 s)

@@ -28,7 +28,8 @@
 namespace mpio::testing {
 namespace {
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint8_t>* buf) {
+absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
+                    std::vector<uint8_t>* buf) {
   IoRequest r;
   iovec iov{buf->data(), buf->size()};
   r.op = op;
@@ -53,7 +54,8 @@ absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint
 
 // Sends one WRITE(16) from the nexus described by `config`; returns the SCSI
 // status (or -1 when the command did not get an answer).
-int LateWrite(const SessionConfig& config, uint64_t lba, std::vector<uint8_t>* data) {
+int LateWrite(const SessionConfig& config, uint64_t lba,
+              std::vector<uint8_t>* data) {
   auto reactor = Reactor::Create("late-write");
   REQUIRE(reactor.ok());
   (*reactor)->Start();
@@ -79,7 +81,8 @@ int LateWrite(const SessionConfig& config, uint64_t lba, std::vector<uint8_t>* d
         done.Notify();
         return;
       }
-      scsi::Cdb cdb = scsi::Write16(lba, static_cast<uint32_t>(data->size() / 512));
+      scsi::Cdb cdb =
+          scsi::Write16(lba, static_cast<uint32_t>(data->size() / 512));
       std::copy(cdb.bytes.begin(), cdb.bytes.begin() + cdb.len, cmd.cdb);
       cmd.cdb_len = cdb.len;
       cmd.direction = DataDirection::kWrite;
@@ -115,7 +118,8 @@ std::string Run(const std::string& fence) {
   // The fence mode is decided right after the claim; wait for it.
   std::string mode;
   for (int i = 0; i < 100; i++) {
-    e->RunOnReactor([&] { mode = d->fence() ? d->fence()->ModeName() : "none"; });
+    e->RunOnReactor(
+        [&] { mode = d->fence() ? d->fence()->ModeName() : "none"; });
     if (mode != "pending") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -146,7 +150,8 @@ std::string Run(const std::string& fence) {
 
   // The late write from path A's nexus.
   int late = LateWrite(nexus_a, offset / 512, &a);
-  MESSAGE("fence=", fence, ": late write from the dead nexus got SCSI status ", late);
+  MESSAGE("fence=", fence, ": late write from the dead nexus got SCSI status ",
+          late);
   // Let path A come back (it re-registers its key) and read through it.
   REQUIRE(SyncIo(d, IoOp::kRead, offset, &back).ok());
   uint64_t fences = 0;
@@ -165,7 +170,8 @@ TEST_CASE("fence=auto picks the reservation fence and the newest data wins") {
   CHECK(Run("auto") == "B");
 }
 
-TEST_CASE("fence=reset: the late write lands and replaces newer data (the hazard)") {
+TEST_CASE(
+    "fence=reset: the late write lands and replaces newer data (the hazard)") {
   CHECK(Run("reset") == "A");
 }
 

@@ -20,7 +20,8 @@ absl::StatusOr<std::string> Shell(const std::string& command) {
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int rc = pclose(p);
-  if (rc != 0) return absl::InternalError(absl::StrCat("`", command, "` failed: ", out));
+  if (rc != 0)
+    return absl::InternalError(absl::StrCat("`", command, "` failed: ", out));
   return out;
 }
 
@@ -42,22 +43,26 @@ absl::StatusOr<LabEnv> LabEnv::Load(const std::string& name) {
     env.vars[std::string(line.substr(0, eq))] = unq;
   }
   env.target_iqn = env.vars["LAB_TARGET_IQN"];
-  for (absl::string_view p : absl::StrSplit(env.vars["LAB_PORTALS"], ' ', absl::SkipEmpty())) {
+  for (absl::string_view p :
+       absl::StrSplit(env.vars["LAB_PORTALS"], ' ', absl::SkipEmpty())) {
     env.portals.emplace_back(p);
   }
   (void)absl::SimpleAtoi(env.vars["LAB_LUN_SIZE_BYTES"], &env.lun_size_bytes);
-  if (env.portals.empty()) return absl::NotFoundError(absl::StrCat("lab ", name, " has no portals"));
+  if (env.portals.empty())
+    return absl::NotFoundError(absl::StrCat("lab ", name, " has no portals"));
   return env;
 }
 
-absl::Status LabEnv::Fault(int path, const std::string& fault, const std::string& extra) const {
-  auto r = Shell(absl::StrCat("bash ", LabScript(), " fault --name ", name, " --path ", path, " ",
-                              fault, " ", extra));
+absl::Status LabEnv::Fault(int path, const std::string& fault,
+                           const std::string& extra) const {
+  auto r = Shell(absl::StrCat("bash ", LabScript(), " fault --name ", name,
+                              " --path ", path, " ", fault, " ", extra));
   return r.ok() ? absl::OkStatus() : r.status();
 }
 
 absl::Status LabEnv::TargetFault(const std::string& fault) const {
-  auto r = Shell(absl::StrCat("bash ", LabScript(), " fault --name ", name, " ", fault));
+  auto r = Shell(
+      absl::StrCat("bash ", LabScript(), " fault --name ", name, " ", fault));
   return r.ok() ? absl::OkStatus() : r.status();
 }
 

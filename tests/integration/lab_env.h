@@ -22,7 +22,8 @@ struct LabEnv {
 
   static absl::StatusOr<LabEnv> Load(const std::string& name);
   // lab.sh fault --name NAME --path I FAULT [extra args]
-  absl::Status Fault(int path, const std::string& fault, const std::string& extra = "") const;
+  absl::Status Fault(int path, const std::string& fault,
+                     const std::string& extra = "") const;
   absl::Status TargetFault(const std::string& fault) const;
   TargetSpec Spec() const;
 };

@@ -39,8 +39,8 @@ class MemoryBlockDevice : public BlockDevice {
   }
 
   // Counters for assertions.
-  std::atomic<uint64_t> reads{0}, writes{0}, flushes{0}, discards{0},
-      zeroes{0}, fua_writes{0};
+  std::atomic<uint64_t> reads{0}, writes{0}, flushes{0}, discards{0}, zeroes{0},
+      fua_writes{0};
   // Makes the next `n` requests fail with DataLoss (EIO).
   std::atomic<int> fail_next{0};
 

@@ -65,11 +65,11 @@ enum mpio_alua_state {
  * paths_changed() holds every path of the device, usable or not. */
 struct mpio_psp_path {
   uint32_t index;
-  const char* name;          /* e.g. "198.18.0.2:3261/iqn.../lun0" */
-  int usable;                /* 1: may carry I/O now (state active) */
-  int alua_state;            /* enum mpio_alua_state */
-  int preferred;             /* 1: the operator or array prefers it */
-  uint64_t inflight_ios;     /* I/Os issued, not yet completed */
+  const char* name;      /* e.g. "198.18.0.2:3261/iqn.../lun0" */
+  int usable;            /* 1: may carry I/O now (state active) */
+  int alua_state;        /* enum mpio_alua_state */
+  int preferred;         /* 1: the operator or array prefers it */
+  uint64_t inflight_ios; /* I/Os issued, not yet completed */
   uint64_t inflight_bytes;
 };
 
@@ -95,16 +95,16 @@ enum mpio_io_result {
 
 /* Identity and capability data of a LUN as seen over one path. */
 struct mpio_lun_info {
-  char vendor[9];    /* INQUIRY T10 vendor, trailing blanks removed */
+  char vendor[9]; /* INQUIRY T10 vendor, trailing blanks removed */
   char product[17];
   char revision[5];
-  int tpgs;          /* INQUIRY byte 5 bits 5:4: 0 none, 1 implicit,
-                        2 explicit, 3 both */
+  int tpgs;               /* INQUIRY byte 5 bits 5:4: 0 none, 1 implicit,
+                             2 explicit, 3 both */
   const uint8_t* inquiry; /* standard INQUIRY data */
   size_t inquiry_len;
-  const uint8_t* vpd83;   /* VPD page 0x83 (device identification), whole */
+  const uint8_t* vpd83; /* VPD page 0x83 (device identification), whole */
   size_t vpd83_len;
-  const char* transport;  /* "iscsi" */
+  const char* transport; /* "iscsi" */
 };
 
 /* What the engine knows about a path when it asks an SATP about it.
@@ -119,17 +119,17 @@ struct mpio_satp_path {
 
 /* An SATP's verdict on one path after a probe. */
 struct mpio_satp_path_state {
-  int alua_state;          /* enum mpio_alua_state */
+  int alua_state; /* enum mpio_alua_state */
   int32_t target_port_group;
-  int preferred;           /* PREF bit of the port group */
-  char reason[128];        /* human text, e.g. "TPG 1 active/optimized" */
+  int preferred;    /* PREF bit of the port group */
+  char reason[128]; /* human text, e.g. "TPG 1 active/optimized" */
 };
 
 /* What to do with a command that ended with a non-GOOD SCSI status. */
 enum mpio_sense_action {
-  MPIO_ACTION_RETRY_SAME = 1,  /* retry on the same path (e.g. UA reset) */
-  MPIO_ACTION_FAIL_PATH = 2,   /* path-level error: fail path, retry elsewhere */
-  MPIO_ACTION_FAIL_IO = 3,     /* medium/request error: return to caller */
+  MPIO_ACTION_RETRY_SAME = 1, /* retry on the same path (e.g. UA reset) */
+  MPIO_ACTION_FAIL_PATH = 2,  /* path-level error: fail path, retry elsewhere */
+  MPIO_ACTION_FAIL_IO = 3,    /* medium/request error: return to caller */
   MPIO_ACTION_RETRY_DELAY = 4, /* busy/transitioning: retry after delay_ms */
   MPIO_ACTION_REPROBE = 5,     /* ALUA state or inquiry data changed: re-probe
                                   the paths, then retry */
@@ -137,33 +137,33 @@ enum mpio_sense_action {
 };
 
 struct mpio_sense_verdict {
-  int action;            /* enum mpio_sense_action */
-  uint32_t delay_ms;     /* for RETRY_DELAY */
-  uint32_t max_retries;  /* retries of this class before FAIL_IO */
-  int errno_value;       /* errno for FAIL_IO / DEVICE_LOST (EIO, ENOSPC...) */
-  char reason[128];      /* e.g. "NOT READY/LUN becoming ready (04/01)" */
+  int action;           /* enum mpio_sense_action */
+  uint32_t delay_ms;    /* for RETRY_DELAY */
+  uint32_t max_retries; /* retries of this class before FAIL_IO */
+  int errno_value;      /* errno for FAIL_IO / DEVICE_LOST (EIO, ENOSPC...) */
+  char reason[128];     /* e.g. "NOT READY/LUN becoming ready (04/01)" */
 };
 
 /* A SCSI command an SATP wants the engine to send. */
 struct mpio_scsi_cdb {
   uint8_t cdb[16];
   size_t cdb_len;
-  int data_direction;   /* 0 none, 1 from target (read), 2 to target (write) */
-  uint32_t transfer_len;/* allocation length (read) or data length (write) */
-  uint8_t data[256];    /* parameter data for writes (e.g. STPG) */
+  int data_direction;    /* 0 none, 1 from target (read), 2 to target (write) */
+  uint32_t transfer_len; /* allocation length (read) or data length (write) */
+  uint8_t data[256];     /* parameter data for writes (e.g. STPG) */
 };
 
 /* ------------------------------------------------------------ the plugin */
 
 struct mpio_plugin {
-  uint32_t abi_version; /* MPIO_PLUGIN_ABI_VERSION */
-  uint32_t struct_size; /* sizeof(struct mpio_plugin) the plugin was built
-                           with */
-  uint32_t kind;        /* enum mpio_plugin_kind */
-  const char* name;     /* short name, e.g. "rr" */
+  uint32_t abi_version;       /* MPIO_PLUGIN_ABI_VERSION */
+  uint32_t struct_size;       /* sizeof(struct mpio_plugin) the plugin was built
+                                 with */
+  uint32_t kind;              /* enum mpio_plugin_kind */
+  const char* name;           /* short name, e.g. "rr" */
   const char* const* aliases; /* NULL-terminated, e.g. {"VMW_PSP_RR", NULL} */
-  const char* summary;  /* one line for `mpio plugin list` */
-  const char* options_help; /* "policy=iops|bytes|latency; iops=N ..." */
+  const char* summary;        /* one line for `mpio plugin list` */
+  const char* options_help;   /* "policy=iops|bytes|latency; iops=N ..." */
 
   /* Per-device instance from an options string ("k=v;k=v", ESXi's words,
    * ',' also accepted as separator). NULL + err on bad options. */
@@ -179,8 +179,8 @@ struct mpio_plugin {
   /* The path for this I/O: a `index` of one usable entry, or -1 when none
    * is usable. Called for every I/O: must be O(paths) at most, no
    * allocation. */
-  int64_t (*select)(void* instance, const struct mpio_psp_path* paths,
-                    size_t n, const struct mpio_io_info* io);
+  int64_t (*select)(void* instance, const struct mpio_psp_path* paths, size_t n,
+                    const struct mpio_io_info* io);
   /* Every I/O that select() routed comes back here exactly once. */
   void (*on_complete)(void* instance, uint32_t path_index, uint64_t bytes,
                       uint64_t latency_ns, int result, uint64_t now_ns);

@@ -20,7 +20,8 @@ bool ParseOptions(const char* text,
 
 bool ParseUint(const OptionKv& o, uint64_t min, uint64_t max, uint64_t* value,
                char* err, size_t cap) {
-  return mpio_plugin_options::ParseUint({o.key, o.value}, min, max, value, err, cap);
+  return mpio_plugin_options::ParseUint({o.key, o.value}, min, max, value, err,
+                                        cap);
 }
 
 bool ParseBool(const OptionKv& o, bool* value, char* err, size_t cap) {

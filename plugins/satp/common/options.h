@@ -5,7 +5,6 @@
 #define MPIO_PLUGINS_SATP_COMMON_OPTIONS_H_
 
 #include "engine/include/mpio/plugin.h"
-
 #include "plugins/common/plugin_options.h"
 
 namespace mpio_satp {
