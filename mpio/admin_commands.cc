@@ -480,6 +480,27 @@ void AddPathCommands(CLI::App* app) {
   }
 }
 
+// The fields of a claim rule on the command line, in mpio's words and in
+// esxcli's letters (-s -V -M -P -O -o -e).
+struct RuleArgs {
+  std::string control, vendor, model, identity, satp, satp_options, psp, psp_options,
+      description;
+  int id = 0;
+};
+
+void AddRuleMatchOptions(CLI::App* cmd, RuleArgs* a) {
+  cmd->add_option("--vendor,-V", a->vendor, "T10 vendor glob, e.g. TrueNAS");
+  cmd->add_option("--model,-M", a->model, "Product glob, e.g. 'iSCSI*'");
+  cmd->add_option("--identity,-d", a->identity, "Device identity glob, e.g. 'naa.6589cfc*'");
+  cmd->add_option("--satp,-s", a->satp,
+                  "Storage array type plugin: default_aa, alua, or ESXi names "
+                  "(VMW_SATP_DEFAULT_AA, VMW_SATP_ALUA)");
+  cmd->add_option("--satp-options,-o", a->satp_options, "Options for the SATP");
+  cmd->add_option("--psp,-P", a->psp, "Path selection plugin (default: rr with iops=1)");
+  cmd->add_option("--psp-options,-O", a->psp_options, "PSP options, e.g. 'policy=iops;iops=1'");
+  cmd->add_option("--description,-e", a->description, "Free text shown by `mpio rule list`");
+}
+
 void AddRuleCommands(CLI::App* app) {
   auto* rule = app->add_subcommand("rule",
                                    "Claim rules: which SATP and PSP drive "
@@ -489,12 +510,7 @@ void AddRuleCommands(CLI::App* app) {
                                    "the device wins.");
   rule->require_subcommand(1);
   {
-    struct Args {
-      std::string control, vendor, model, identity, satp, satp_options, psp,
-          psp_options, description;
-      int id = 0;
-    };
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<RuleArgs>();
     auto* cmd = rule->add_subcommand(
         "add", std::string("Add a claim rule to the running daemon. Vendor, "
                            "model and identity are "
@@ -507,27 +523,27 @@ void AddRuleCommands(CLI::App* app) {
                            "--psp-options 'policy=iops;iops=1'") +
                    kExitHelp);
     AddControlOption(cmd, &a->control);
+    // esxcli's letters work too, so `esxcli storage nmp satp rule add -s
+    // VMW_SATP_ALUA -V TrueNAS -M "iSCSI Disk" -P VMW_PSP_RR -O
+    // "policy=iops;iops=1" -e "..."` pastes as `mpio rule add -s ...`.
     cmd->add_option("--id", a->id,
-                    "Rule number (1..1000000000); lower numbers match first")
-        ->required()
+                    "Rule number (1..1000000000); lower numbers match first "
+                    "(default: after the last rule)")
         ->check(CLI::Range(1, 1000000000));
-    cmd->add_option("--vendor", a->vendor, "T10 vendor glob, e.g. TrueNAS");
-    cmd->add_option("--model", a->model, "Product glob, e.g. 'iSCSI*'");
-    cmd->add_option("--identity", a->identity,
-                    "Device identity glob, e.g. 'naa.6589cfc*'");
-    cmd->add_option("--satp", a->satp,
-                    "Storage array type plugin: default_aa, alua, or ESXi "
-                    "names (VMW_SATP_DEFAULT_AA, VMW_SATP_ALUA)")
-        ->required();
-    cmd->add_option("--satp-options", a->satp_options, "Options for the SATP");
-    cmd->add_option("--psp", a->psp,
-                    "Path selection plugin (default: the SATP's default)");
-    cmd->add_option("--psp-options", a->psp_options,
-                    "PSP options, e.g. 'policy=iops;iops=1'");
-    cmd->add_option("--description", a->description,
-                    "Free text shown by `mpio rule list`");
+    AddRuleMatchOptions(cmd, a.get());
     cmd->callback([a] {
       Exit([&] {
+        if (a->satp.empty()) {
+          std::cerr << "mpio rule add: --satp/-s is required\n";
+          return kExitUsage;
+        }
+        if (a->id == 0) {
+          auto list = Call("rule list", a->control, {{"cmd", "rule.list"}});
+          if (!list.ok()) return kExitDaemon;
+          int last = 0;
+          for (const auto& r : Array(*list)) last = std::max(last, r.value("id", 0));
+          a->id = last == 0 ? 100 : last + 1;
+        }
         json req = {{"cmd", "rule.add"}, {"id", a->id}, {"satp", a->satp}};
         if (!a->vendor.empty()) req["vendor"] = a->vendor;
         if (!a->model.empty()) req["model"] = a->model;
@@ -548,25 +564,51 @@ void AddRuleCommands(CLI::App* app) {
     });
   }
   {
-    struct Args {
-      std::string control;
-      int id = 0;
-    };
-    auto a = std::make_shared<Args>();
+    auto a = std::make_shared<RuleArgs>();
     auto* cmd = rule->add_subcommand(
-        "remove", std::string("Remove a claim rule. Devices keep their plugins "
+        "remove", std::string("Remove a claim rule, by --id or by its fields as esxcli does "
+                              "(e.g. -s VMW_SATP_ALUA -V TrueNAS). Devices keep their plugins "
                               "until `mpio device "
                               "reclaim`.") +
                       kExitHelp);
     AddControlOption(cmd, &a->control);
-    cmd->add_option("--id", a->id, "Rule number (see `mpio rule list`)")
-        ->required();
+    cmd->add_option("--id", a->id, "Rule number (see `mpio rule list`)");
+    AddRuleMatchOptions(cmd, a.get());
     cmd->callback([a] {
       Exit([&] {
-        auto r = Call("rule remove", a->control,
-                      {{"cmd", "rule.remove"}, {"id", a->id}});
-        if (!r.ok()) return kExitDaemon;
-        std::cout << "claim rule " << a->id << " removed\n";
+        std::vector<int> ids;
+        if (a->id != 0) {
+          ids.push_back(a->id);
+        } else {
+          // esxcli style: remove the rules whose fields equal the given ones.
+          auto list = Call("rule list", a->control, {{"cmd", "rule.list"}});
+          if (!list.ok()) return kExitDaemon;
+          auto same = [](const json& r, const char* key, const std::string& want) {
+            return want.empty() || r.value(key, std::string()) == want;
+          };
+          for (const auto& r : Array(*list)) {
+            if (same(r, "satp", a->satp) && same(r, "vendor", a->vendor) &&
+                same(r, "model", a->model) && same(r, "identity", a->identity) &&
+                same(r, "psp", a->psp) && same(r, "psp_options", a->psp_options) &&
+                same(r, "description", a->description)) {
+              ids.push_back(r.value("id", 0));
+            }
+          }
+          if (a->satp.empty() && a->vendor.empty() && a->model.empty() &&
+              a->identity.empty() && a->psp.empty() && a->description.empty()) {
+            std::cerr << "mpio rule remove: give --id, or the rule's fields (-s -V -M ...)\n";
+            return kExitUsage;
+          }
+          if (ids.empty()) {
+            std::cerr << "mpio rule remove: no claim rule has those fields (see `mpio rule list`)\n";
+            return kExitDaemon;
+          }
+        }
+        for (int id : ids) {
+          auto r = Call("rule remove", a->control, {{"cmd", "rule.remove"}, {"id", id}});
+          if (!r.ok()) return kExitDaemon;
+          std::cout << "claim rule " << id << " removed\n";
+        }
         return kExitOk;
       });
     });
@@ -597,7 +639,44 @@ void AddRuleCommands(CLI::App* app) {
       });
     });
   }
-}
+
+  {
+    struct Args {
+      std::string control, device;
+      bool json = false;
+    };
+    auto a = std::make_shared<Args>();
+    auto* cmd = rule->add_subcommand(
+        "explain", std::string("Show every claim rule considered for a device, in order, and "
+                               "why it matched, was skipped or was refused, then what a "
+                               "reclaim would choose.") +
+                       kExitHelp);
+    AddControlOption(cmd, &a->control);
+    cmd->add_option("--device", a->device, "Device (see `mpio device list`)")->required();
+    cmd->add_flag("--json", a->json, "Machine-readable output");
+    cmd->callback([a] {
+      Exit([&] {
+        auto r = Call("rule explain", a->control,
+                      {{"cmd", "rule.explain"}, {"device", a->device}});
+        if (!r.ok()) return kExitDaemon;
+        if (a->json) {
+          std::cout << Dump(*r) << "\n";
+          return kExitOk;
+        }
+        std::cout << r->value("device", std::string()) << "  (vendor "
+                  << r->value("vendor", std::string()) << ", model "
+                  << r->value("model", std::string()) << ", TPGS " << r->value("tpgs", 0)
+                  << ")\n";
+        int n = 1;
+        for (const auto& step : Array(Field(*r, "steps"))) {
+          std::cout << "  " << n++ << ". " << (step.is_string() ? step.get<std::string>() : Dump(step))
+                    << "\n";
+        }
+        std::cout << "  now claimed by: " << r->value("current", std::string()) << "\n";
+        return kExitOk;
+      });
+    });
+  }}
 
 void AddEventsCommand(CLI::App* app) {
   struct Args {

@@ -40,6 +40,7 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
     c.targets.push_back(*spec);
     c.engine.initiator_iqn = a.target.initiator;
     c.engine.session.login_timeout = absl::Seconds(a.target.login_timeout_s);
+    if (a.target.header_digest == "crc32c") c.engine.session.require_header_digest = true;
   }
   if (!a.target.plugin_dirs.empty())
     c.engine.plugin_dirs = a.target.plugin_dirs;

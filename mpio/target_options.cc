@@ -55,6 +55,11 @@ void AddTargetOptions(CLI::App* app, TargetOptions* o, bool portals_required) {
   app->add_option("--login-timeout", o->login_timeout_s,
                   "Seconds to wait for a login")
       ->capture_default_str();
+  app->add_option("--header-digest", o->header_digest,
+                  "prefer-none (offer None,CRC32C) or crc32c (require CRC32C; a "
+                  "target that answers None is refused)")
+      ->check(CLI::IsMember({"prefer-none", "crc32c"}))
+      ->capture_default_str();
 }
 
 absl::StatusOr<TargetSpec> MakeTargetSpec(const TargetOptions& o) {
@@ -99,6 +104,7 @@ EngineOptions MakeEngineOptions(const TargetOptions& o) {
   e.initiator_iqn = o.initiator;
   e.plugin_dirs = o.plugin_dirs;
   e.session.login_timeout = absl::Seconds(o.login_timeout_s);
+  e.session.require_header_digest = o.header_digest == "crc32c";
   return e;
 }
 

@@ -25,6 +25,7 @@ struct TargetOptions {
   std::string target_chap_secret_file;
   std::vector<std::string> plugin_dirs;
   double login_timeout_s = 5;
+  std::string header_digest = "prefer-none";
 };
 
 void AddTargetOptions(CLI::App* app, TargetOptions* o,

@@ -120,4 +120,56 @@ ClaimDecision ClaimRules::Decide(const LunInfo& lun,
   return d;
 }
 
+std::vector<std::string> ClaimRules::Explain(const LunInfo& lun,
+                                             const PluginRegistry& plugins) const {
+  std::vector<std::string> out;
+  const mpio_lun_info info = ToAbi(lun);
+  bool chosen = false;
+  auto mismatch = [](const char* what, const std::string& pattern, const std::string& value) {
+    return absl::StrCat(what, " '", value, "' does not match '", pattern, "'");
+  };
+  for (const auto& r : rules_) {
+    std::string head = absl::StrCat("rule ", r.id, r.description.empty() ? "" : " (",
+                                    r.description, r.description.empty() ? "" : ")", ": ");
+    if (!GlobMatch(r.vendor, lun.inquiry.vendor)) {
+      out.push_back(head + "skipped: " + mismatch("vendor", r.vendor, lun.inquiry.vendor));
+      continue;
+    }
+    if (!GlobMatch(r.model, lun.inquiry.product)) {
+      out.push_back(head + "skipped: " + mismatch("model", r.model, lun.inquiry.product));
+      continue;
+    }
+    if (!GlobMatch(r.identity, lun.identity)) {
+      out.push_back(head + "skipped: " + mismatch("identity", r.identity, lun.identity));
+      continue;
+    }
+    if (!r.transport.empty() && r.transport != "iscsi") {
+      out.push_back(head + "skipped: transport " + r.transport + " is not iscsi");
+      continue;
+    }
+    const LoadedPlugin* p = plugins.Find(MPIO_PLUGIN_SATP, r.satp);
+    if (p == nullptr) {
+      out.push_back(head + "matched, but SATP " + r.satp + " is not loaded: next rule");
+      continue;
+    }
+    char why[256] = {0};
+    if (p->ops.claim(&info, why, sizeof(why)) != 1) {
+      out.push_back(head + "matched, but SATP " + p->ops.name + " refused: " + why +
+                    ": next rule");
+      continue;
+    }
+    out.push_back(head + (chosen ? "matched, SATP accepts, but an earlier rule won"
+                                 : absl::StrCat("matched, SATP ", p->ops.name,
+                                                " accepts: CHOSEN (PSP ",
+                                                r.psp.empty() ? kDefaultPsp : r.psp, ")")));
+    chosen = true;
+  }
+  if (!chosen) {
+    ClaimDecision d = Decide(lun, plugins);
+    out.push_back(absl::StrCat("built-in default: ", d.reason, ": SATP ", d.satp, ", PSP ",
+                               d.psp, " ", d.psp_options, ": CHOSEN"));
+  }
+  return out;
+}
+
 }  // namespace mpio

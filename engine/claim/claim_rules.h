@@ -43,6 +43,10 @@ class ClaimRules {
 
   // Picks SATP and PSP for a LUN, asking each candidate SATP's claim().
   ClaimDecision Decide(const LunInfo& lun, const PluginRegistry& plugins) const;
+  // Every rule in order, with what it did for this LUN: "matched, SATP x
+  // accepts: chosen", "skipped: vendor 'TrueNAS' does not match 'Pure*'",
+  // "matched, but SATP alua refused: TPGS is 0 ...", then the default.
+  std::vector<std::string> Explain(const LunInfo& lun, const PluginRegistry& plugins) const;
   bool Matches(const ClaimRule& rule, const LunInfo& lun) const;
 
   // Defaults when no rule applies: ALUA arrays get the ALUA SATP; all others

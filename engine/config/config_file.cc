@@ -39,7 +39,8 @@ constexpr absl::string_view kEngineKeys[] = {
     "no_path_retry",    "max_retries",         "fence",
     "reconnect_min",    "reconnect_max",       "probation",
     "flap_failures",    "flap_window",         "marginal_hold",
-    "checker_interval", "discovery_timeout",   "plugin_dirs"};
+    "checker_interval", "discovery_timeout",   "plugin_dirs",
+    "header_digest"};
 constexpr absl::string_view kTargetKeys[] = {"portals",
                                              "iqn",
                                              "luns",
@@ -212,6 +213,13 @@ void Parser::Engine(TableReader& r) {
   r.ReadDuration("no_path_retry", no_path_retry, &e.device.no_path_retry);
   r.ReadInt("max_retries", 0, 1000, &e.device.max_retries);
   r.ReadChoice("fence", kFences, &e.device.fence);
+  // "crc32c": require CRC32C header digests (a target answering None is
+  // refused); "prefer-none": offer None,CRC32C and take what comes.
+  constexpr absl::string_view kDigests[] = {"prefer-none", "crc32c"};
+  std::string digest;
+  if (r.ReadChoice("header_digest", kDigests, &digest)) {
+    e.session.require_header_digest = digest == "crc32c";
+  }
 
   PathPolicy& p = e.path_policy;
   bool min_ok = r.ReadDuration("reconnect_min", kPositive, &p.reconnect_min);

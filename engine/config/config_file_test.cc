@@ -354,7 +354,7 @@ TEST_CASE("values are range-checked") {
        "/etc/mpio.toml:2:1: engine.fence: must be one of auto, reservation, "
        "reset, none; got \"stonith\""},
       {"[engine]\nreconnect_min = \"20s\"\n",
-       "/etc/mpio.toml:2:1: engine.reconnect_min: reconnect_max (10s) must "
+       "/etc/mpio.toml:2:1: engine.reconnect_min: reconnect_max (5s) must "
        "not be less than reconnect_min (20s)"},
       {"[engine]\ninitiator = \"host1\"\n",
        "/etc/mpio.toml:2:1: engine.initiator: \"host1\" is not an iSCSI name: "

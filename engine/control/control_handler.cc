@@ -20,7 +20,7 @@ using nlohmann::json;
 constexpr const char* kCommands =
     "ping, device.list, device.set, device.reclaim, path.list, path.set, "
     "path.fail, rule.list, "
-    "rule.add, rule.remove, events";
+    "rule.add, rule.remove, rule.explain, events";
 
 // Refuses fields the command does not know: a misspelt option must not be
 // silently ignored (e.g. "prefered" would otherwise do nothing).
@@ -359,6 +359,27 @@ absl::StatusOr<json> RuleAdd(Engine* engine, const json& req) {
   return out;
 }
 
+absl::StatusOr<json> RuleExplain(Engine* engine, const json& req) {
+  if (auto s = CheckFields(req, {"device"}); !s.ok()) return s;
+  auto name = RequireString(req, "device", "which device (see `mpio device list`)");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<json> out;
+  engine->RunOnReactor([&] {
+    MultipathDevice* d = engine->FindDevice(*name);
+    if (d == nullptr) {
+      out = NoDevice(*name);
+      return;
+    }
+    out = json{{"device", d->identity()},
+               {"vendor", d->lun().inquiry.vendor},
+               {"model", d->lun().inquiry.product},
+               {"tpgs", d->lun().inquiry.tpgs},
+               {"steps", engine->rules().Explain(d->lun(), engine->plugins())},
+               {"current", d->claim_reason()}};
+  });
+  return out;
+}
+
 absl::StatusOr<json> RuleRemove(Engine* engine, const json& req) {
   if (auto s = CheckFields(req, {"id"}); !s.ok()) return s;
   auto id = req.find("id");
@@ -471,6 +492,7 @@ absl::StatusOr<json> ControlHandler::Dispatch(const json& req) {
   if (cmd == "rule.list") return RuleList(engine_, req);
   if (cmd == "rule.add") return RuleAdd(engine_, req);
   if (cmd == "rule.remove") return RuleRemove(engine_, req);
+  if (cmd == "rule.explain") return RuleExplain(engine_, req);
   if (cmd == "events") return Events(engine_, req);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command '", cmd, "' (known: ", kCommands, ")"));

@@ -16,6 +16,10 @@
 namespace mpio {
 namespace {
 
+// libiscsi's log callback carries no context pointer; the reactor services
+// one context at a time, so the session being serviced is the author.
+thread_local IscsiSession* tl_serviced = nullptr;
+
 uint64_t ToNs(absl::Duration d) {
   return static_cast<uint64_t>(absl::ToInt64Nanoseconds(d));
 }
@@ -75,6 +79,9 @@ void IscsiSession::Connect(std::function<void(const absl::Status&)> done) {
     std::string ifaces = config_.interface;
     iscsi_set_bind_interfaces(ctx_, ifaces.data());
   }
+  // Login replies are logged at level 6 (see LogFn); quiet again after.
+  iscsi_set_log_fn(ctx_, &IscsiSession::LogFn);
+  iscsi_set_log_level(ctx_, 6);
   state_ = State::kConnecting;
   if (iscsi_full_connect_async(ctx_, config_.portal.c_str(), config_.lun,
                                &IscsiSession::ConnectCb, this) != 0) {
@@ -105,6 +112,14 @@ void IscsiSession::ConnectCb(iscsi_context*, int status, void*, void* priv) {
         absl::StrCat("portal ", self->config_.portal, " target ",
                      self->config_.target_iqn, " LUN ", self->config_.lun,
                      ": login failed: ", LibiscsiError(self->ctx_))));
+    return;
+  }
+  iscsi_set_log_level(self->ctx_, 0);
+  if (self->config_.require_header_digest && self->header_digest_ != "CRC32C") {
+    self->Fail(absl::FailedPreconditionError(absl::StrCat(
+        "portal ", self->config_.portal, ": header digest CRC32C is required but the target "
+        "answered HeaderDigest=", self->header_digest_,
+        "; enable CRC32C header digests on the target or drop the requirement")));
     return;
   }
   self->state_ = State::kLoggedIn;
@@ -214,6 +229,20 @@ void IscsiSession::CommandCb(iscsi_context*, int status, void* data,
 
 void IscsiSession::NopCb(iscsi_context*, int, void*, void*) {}
 
+// libiscsi 1.19 has no getter for the negotiated header digest and accepts a
+// target's "None" even when CRC32C alone was asked for. Its level-6 log
+// prints every login reply key ("TargetLoginReply: HeaderDigest=None"):
+// that is where we learn what the target chose.
+void IscsiSession::LogFn(int, const char* message) {
+  if (tl_serviced == nullptr || message == nullptr) return;
+  const char* key = strstr(message, "TargetLoginReply: HeaderDigest=");
+  if (key != nullptr) {
+    // libiscsi appends " [target-iqn]" to its log lines: take the value only.
+    const char* v = key + strlen("TargetLoginReply: HeaderDigest=");
+    tl_serviced->header_digest_.assign(v, strcspn(v, " ["));
+  }
+}
+
 void IscsiSession::OnReadable(uint32_t revents) {
   Service(static_cast<int>(revents));
 }
@@ -222,7 +251,10 @@ void IscsiSession::Service(int revents) {
   if (ctx_ == nullptr || state_ == State::kDead) return;
   last_service_ns_ = Reactor::NowNs();
   in_libiscsi_++;
+  IscsiSession* outer = tl_serviced;
+  tl_serviced = this;
   int rc = iscsi_service(ctx_, revents);
+  tl_serviced = outer;
   in_libiscsi_--;
   if (rc < 0 && !fail_pending_) {
     fail_pending_ = true;

@@ -147,6 +147,7 @@ class IscsiSession {
   static void ConnectCb(iscsi_context* ctx, int status, void* data, void* priv);
   static void CommandCb(iscsi_context* ctx, int status, void* data, void* priv);
   static void NopCb(iscsi_context* ctx, int status, void* data, void* priv);
+  static void LogFn(int level, const char* message);
 
   void OnReadable(uint32_t revents);
   void Service(int revents);

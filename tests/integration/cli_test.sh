@@ -53,6 +53,15 @@ kill "$http_pid"; http_pid=
 "$MPIO_BIN" discover 2>"$work/err"; rc=$?
 check "discover without --portal: usage error" bash -c "[ $rc -ne 0 ] && grep -qi portal '$work/err'"
 
+# ---- header digest: a target answering None is refused when CRC32C is required
+"$MPIO_BIN" discover "${portals[@]}" --header-digest crc32c >"$work/out" 2>&1; rc=$?
+check "discover --header-digest crc32c: a target offering only None is refused, naming it" bash -c "
+  [ $rc -ne 0 ] && grep -q 'answered HeaderDigest=None' '$work/out'"
+bash "$MPIO_SOURCE_DIR/tests/lab/lab.sh" fault --name "$MPIO_LAB" digest-crc32c
+"$MPIO_BIN" discover "${portals[@]}" --header-digest crc32c >"$work/out" 2>&1; rc=$?
+check "discover --header-digest crc32c: works once the target offers CRC32C" test "$rc" -eq 0
+bash "$MPIO_SOURCE_DIR/tests/lab/lab.sh" fault --name "$MPIO_LAB" digest-none
+
 # ---- bench
 "$MPIO_BIN" bench "${portals[@]}" --policies "rr:iops=1,lqd,fixed" -w randread:4k:qd8 \
   --duration 1 --out "$work" >"$work/out" 2>&1; rc=$?

@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <functional>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -26,9 +28,10 @@ LabEnv Lab() {
   return *env;
 }
 
-std::unique_ptr<Engine> MakeEngine(
-    absl::Duration no_path_retry = absl::Seconds(30)) {
+std::unique_ptr<Engine> MakeEngine(absl::Duration no_path_retry = absl::Seconds(30),
+                                   absl::Duration marginal_hold = absl::Seconds(30)) {
   EngineOptions o;
+  o.path_policy.marginal_hold = marginal_hold;
   o.plugin_dirs = {PluginDir()};
   o.device.no_path_retry = no_path_retry;
   // Quick reconnects keep the tests short; probation still applies.
@@ -343,7 +346,7 @@ TEST_CASE(
     "LUN removed on every path: I/O fails at once, the device comes back with "
     "it") {
   LabEnv lab = Lab();
-  if (lab.vars["LAB_TARGET_KIND"] != "tgtd") return;
+  REQUIRE_MESSAGE(lab.vars["LAB_TARGET_KIND"] == "tgtd", "needs tgtd (lun-remove)");
   auto e = MakeEngine(absl::Seconds(30));
   MultipathDevice* d = OnlyDevice(e.get(), lab);
   std::vector<uint8_t> buf(4096);
@@ -369,6 +372,124 @@ TEST_CASE(
   }
   CHECK(back);
   CHECK(SyncIo(d, IoOp::kRead, 0, &buf).ok());
+}
+
+
+// Runs a verifying read/write workload for `seconds` while `faults` runs on
+// another thread; returns the workload's result.
+bench::WorkloadResult UnderLoad(MultipathDevice* d, int seconds, const std::function<void()>& faults) {
+  auto spec = bench::ParseWorkload("randrw:4k:qd16");
+  REQUIRE(spec.ok());
+  spec->duration = absl::Seconds(seconds);
+  spec->working_set_bytes = 16 << 20;
+  spec->verify = true;
+  absl::StatusOr<bench::WorkloadResult> result;
+  std::thread load([&] { result = bench::RunWorkload(d, *spec); });
+  faults();
+  load.join();
+  REQUIRE(result.ok());
+  return *result;
+}
+
+TEST_CASE("three of four paths lost one after another, then restored: no error") {
+  LabEnv lab = Lab();
+  REQUIRE_MESSAGE(lab.portals.size() >= 4, "needs a four-path lab");
+  auto e = MakeEngine();
+  MultipathDevice* d = OnlyDevice(e.get(), lab);
+  auto r = UnderLoad(d, 10, [&] {
+    const char* kinds[] = {"blackhole", "link-down", "blackhole"};
+    for (int i = 0; i < 3; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+      REQUIRE(lab.Fault(i + 1, kinds[i]).ok());
+      CHECK(WaitForState(e.get(), d, i, {PathState::kDead, PathState::kConnecting}, 15) >= 0);
+    }
+    size_t usable = 0;
+    e->RunOnReactor([&] { usable = d->usable_paths(); });
+    CHECK(usable == 1);
+    REQUIRE(lab.Fault(1, "unblackhole").ok());
+    REQUIRE(lab.Fault(2, "link-up").ok());
+    REQUIRE(lab.Fault(3, "unblackhole").ok());
+  });
+  CHECK_MESSAGE(r.errors == 0, r.first_error);
+  CHECK(r.verify_failures == 0);
+  for (size_t i = 0; i < 4; i++) CHECK(WaitForState(e.get(), d, i, {PathState::kActive}, 30) >= 0);
+}
+
+TEST_CASE("random flaps of single paths (never all at once): no error, no corruption") {
+  LabEnv lab = Lab();
+  auto e = MakeEngine(absl::Seconds(30), absl::Seconds(3));
+  MultipathDevice* d = OnlyDevice(e.get(), lab);
+  const size_t n = lab.portals.size();
+  int flaps = 0;
+  auto r = UnderLoad(d, 20, [&] {
+    std::mt19937 rng(42);
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(17);
+    while (std::chrono::steady_clock::now() < end && flaps < 12) {
+      // Flap a path only while every other path is active, so that at
+      // least one path always carries I/O.
+      size_t victim = rng() % n;
+      bool others_ok = true;
+      auto v = Paths(e.get(), d);
+      for (size_t i = 0; i < n; i++) others_ok &= (i == victim || v[i].state == PathState::kActive);
+      if (!others_ok) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      bool bh = rng() % 2;
+      REQUIRE(lab.Fault(static_cast<int>(victim) + 1, bh ? "blackhole" : "link-down").ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 1500));
+      REQUIRE(lab.Fault(static_cast<int>(victim) + 1, bh ? "unblackhole" : "link-up").ok());
+      flaps++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 700));
+    }
+  });
+  MESSAGE(flaps, " flaps");
+  CHECK(flaps >= 3);
+  CHECK_MESSAGE(r.errors == 0, r.first_error);
+  CHECK(r.verify_failures == 0);
+  for (size_t i = 0; i < n; i++) CHECK(WaitForState(e.get(), d, i, {PathState::kActive}, 40) >= 0);
+}
+
+TEST_CASE("a path failing three times within a minute is held out as marginal") {
+  LabEnv lab = Lab();
+  auto e = MakeEngine(absl::Seconds(30), absl::Seconds(3));
+  MultipathDevice* d = OnlyDevice(e.get(), lab);
+  for (int i = 0; i < 3; i++) {
+    REQUIRE(WaitForState(e.get(), d, 0, {PathState::kActive}, 20) >= 0);
+    e->RunOnReactor([&] { d->paths()[0]->FailNow("failover drill"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(WaitForState(e.get(), d, 0, {PathState::kMarginal}, 5) >= 0);
+  std::string reason;
+  e->RunOnReactor([&] { reason = d->paths()[0]->last_reason(); });
+  CHECK(reason.find("held out") != std::string::npos);
+  // The other path serves meanwhile.
+  std::vector<uint8_t> buf(4096);
+  CHECK(SyncIo(d, IoOp::kRead, 0, &buf).ok());
+  // After the hold the path is retried and comes back.
+  CHECK(WaitForState(e.get(), d, 0, {PathState::kActive}, 20) >= 0);
+}
+
+TEST_CASE("one path slowed to a tenth of its rate: no error and no false failure") {
+  LabEnv lab = Lab();
+  REQUIRE_MESSAGE(!lab.vars["LAB_RATE_MBIT"].empty(), "needs a rate-limited lab");
+  auto e = MakeEngine();
+  MultipathDevice* d = OnlyDevice(e.get(), lab);
+  int rate = std::stoi(lab.vars["LAB_RATE_MBIT"]);
+  uint64_t failures = 0;
+  auto r = UnderLoad(d, 10, [&] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    REQUIRE(lab.Fault(1, "slow", absl::StrCat("--rate ", std::max(1, rate / 10))).ok());
+    std::this_thread::sleep_for(std::chrono::seconds(7));
+    REQUIRE(lab.Fault(1, "fast").ok());
+  });
+  e->RunOnReactor([&] { failures = d->paths()[0]->counters().failures; });
+  CHECK_MESSAGE(r.errors == 0, r.first_error);
+  CHECK(r.verify_failures == 0);
+  CHECK(failures == 0);
+  auto paths = Paths(e.get(), d);
+  MESSAGE("slow path carried ", paths[0].reads + paths[0].writes, " I/Os, fast path ",
+          paths[1].reads + paths[1].writes);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ cleanup() {
   set +e
   mountpoint -q "$work/mnt" && umount "$work/mnt"
   [ -n "$loopdev" ] && losetup -d "$loopdev" 2>/dev/null
+  [ -n "${prom_pid:-}" ] && kill "$prom_pid" 2>/dev/null && wait "$prom_pid" 2>/dev/null
   if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
     kill -TERM "$serve_pid"; wait "$serve_pid"
   fi
@@ -49,6 +50,15 @@ if ! grep -q ' ready' "$work/serve.log"; then
   exit 1
 fi
 export MPIO_CONTROL=$work/control.sock
+
+# A real Prometheus server scrapes the engine every second from here on.
+prom_port=$((20000 + RANDOM % 20000))
+printf '%s\n' "global: {scrape_interval: 1s, evaluation_interval: 1s}" \
+  "scrape_configs:" "  - job_name: mpio" \
+  "    static_configs: [{targets: ['127.0.0.1:$metrics_port']}]" >"$work/prometheus.yml"
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
+prom_pid=$!
 dev=$(ls "$work/fuse" | head -n1)
 size=$LAB_LUN_SIZE_BYTES
 uri="nbd+unix:///$dev?socket=$work/nbd.sock"
@@ -116,6 +126,32 @@ curl -sf "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.txt"
 check "/metrics passes promtool check metrics" bash -c "promtool check metrics <'$work/metrics.txt'"
 check "/metrics has per-path read counters for every path" bash -c "
   [ \$(grep -c '^mpio_path_reads_total{' '$work/metrics.txt') -ge $LAB_PATHS ]"
+
+# ---- Prometheus: per-path rates over the workload above, state changes
+cat >"$work/promql.py" <<'PY'
+import json, subprocess, sys
+def query(port, expr):
+    out = subprocess.run(['curl', '-sf', '--get', f'http://127.0.0.1:{port}/api/v1/query',
+                          '--data-urlencode', 'query=' + expr],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)['data']['result']
+port, mode, arg = sys.argv[1], sys.argv[2], sys.argv[3]
+if mode == 'rates':  # arg: number of paths
+    res = query(port, 'rate(mpio_path_read_bytes_total[1m]) > 0')
+    assert len({r['metric']['path'] for r in res}) == int(arg), res
+else:  # arg: portal whose state must have left active and come back
+    sel = 'mpio_path_state{state="active",portal="%s"}[40s]' % arg
+    lo, hi = query(port, 'min_over_time(' + sel + ')'), query(port, 'max_over_time(' + sel + ')')
+    assert lo and float(lo[0]['value'][1]) == 0, lo
+    assert hi and float(hi[0]['value'][1]) == 1, hi
+PY
+check "Prometheus: a non-zero read rate for every path" \
+  python3 "$work/promql.py" "$prom_port" rates "$LAB_PATHS"
+first_portal=${LAB_PORTALS%% *}
+"$MPIO_BIN" path fail --path "$first_portal" >/dev/null
+sleep 5
+check "Prometheus: the failed path's state series left 'active' and came back" \
+  python3 "$work/promql.py" "$prom_port" state "$first_portal"
 
 # ---- SIGTERM: drain, unmount, exit 0
 kill -TERM "$serve_pid"

@@ -40,6 +40,7 @@ absl::StatusOr<LabEnv> LabEnv::Load(const std::string& name) {
       if (value[i] == '\\' && i + 1 < value.size()) i++;
       unq += value[i];
     }
+    if (unq == "''") unq.clear();  // printf %q of an empty string
     env.vars[std::string(line.substr(0, eq))] = unq;
   }
   env.target_iqn = env.vars["LAB_TARGET_IQN"];

@@ -61,6 +61,8 @@ usage: lab.sh COMMAND [OPTIONS]   (run as root)
         restart-target             (re)start it with the same config and LUN
         lun-remove | lun-add       tgtd only: delete the LUN on every portal /
                                    add it back with the same identity and data
+        digest-crc32c | digest-none  tgtd only: offer CRC32C header digests on
+                                   new logins / offer None only (the default)
         alua-ao | alua-an          istgt only: SET TARGET PORT GROUPS to move
                                    path I's port group to active/optimized or
                                    active/non-optimized (not persistent)
@@ -567,6 +569,7 @@ print_env() {
   printf 'LAB_VENDOR=%q\n' "${C_VENDOR}"
   printf 'LAB_MODEL=%q\n' "${C_MODEL}"
   printf 'LAB_SERIAL=%q\n' "${C_SERIAL}"
+  printf 'LAB_RATE_MBIT=%q\n' "${C_RATE:-}"
   for ((i = 1; i <= C_PATHS; i++)); do
     printf 'LAB_PORTAL_%d=%q\n' "$i" "$(target_ip "${C_IDX}" "$i"):${ISCSI_PORT}"
     printf 'LAB_HOST_IP_%d=%q\n' "$i" "$(host_ip "${C_IDX}" "$i")"
@@ -758,7 +761,7 @@ cmd_fault() {
   local ns
   ns=$(netns_of "${C_NAME}")
   case $fault in
-    kill-target | restart-target | hold | release | lun-remove | lun-add) ;;
+    kill-target | restart-target | hold | release | lun-remove | lun-add | digest-crc32c | digest-none) ;;
     *)
       [[ $path =~ ^[1-4]$ && $path -le ${C_PATHS} ]] ||
         die "fault ${fault}: --path must be 1..${C_PATHS}"
@@ -797,6 +800,14 @@ EOF
       if [[ $fault == hold ]]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
       ;;
     kill-target) kill_target ;;
+    digest-crc32c | digest-none)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      # What the target offers for HeaderDigest on new logins.
+      local value=None
+      [[ $fault == digest-crc32c ]] && value=CRC32C,None
+      tgtadm -C "${C_CTL_PORT}" --lld iscsi --op update --mode target --tid "${C_TID}" \
+        --name HeaderDigest --value "$value"
+      ;;
     lun-remove | lun-add)
       [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
       local t=(tgtadm -C "${C_CTL_PORT}" --lld iscsi)
