@@ -70,29 +70,6 @@ json Ok(const std::string& socket_path, const json& request) {
   return j["result"];
 }
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
-                    std::vector<uint8_t>* buf) {
-  IoRequest r;
-  iovec iov{buf->data(), buf->size()};
-  r.op = op;
-  r.offset = offset;
-  r.length = buf->size();
-  r.iov = &iov;
-  r.iovcnt = 1;
-  struct Ctx {
-    absl::Notification done;
-    absl::Status status;
-  } ctx;
-  r.user = &ctx;
-  r.done = [](IoRequest* req, const absl::Status& s) {
-    auto* c = static_cast<Ctx*>(req->user);
-    c->status = s;
-    c->done.Notify();
-  };
-  dev->Submit(&r);
-  ctx.done.WaitForNotification();
-  return ctx.status;
-}
 
 // Writes and reads back a few blocks; every byte must match.
 void Io(BlockDevice* dev, int rounds) {

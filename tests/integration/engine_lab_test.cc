@@ -52,29 +52,6 @@ MultipathDevice* OnlyDevice(Engine* e, const LabEnv& lab) {
   return report->devices[0];
 }
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
-                    std::vector<uint8_t>* buf, uint64_t length = 0) {
-  IoRequest r;
-  iovec iov{buf ? buf->data() : nullptr, buf ? buf->size() : 0};
-  r.op = op;
-  r.offset = offset;
-  r.length = length ? length : (buf ? buf->size() : 0);
-  r.iov = buf ? &iov : nullptr;
-  r.iovcnt = buf ? 1 : 0;
-  struct Ctx {
-    absl::Notification done;
-    absl::Status status;
-  } ctx;
-  r.user = &ctx;
-  r.done = [](IoRequest* req, const absl::Status& s) {
-    auto* c = static_cast<Ctx*>(req->user);
-    c->status = s;
-    c->done.Notify();
-  };
-  dev->Submit(&r);
-  ctx.done.WaitForNotification();
-  return ctx.status;
-}
 
 struct PathView {
   std::string name;

@@ -28,29 +28,6 @@
 namespace mpio::testing {
 namespace {
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
-                    std::vector<uint8_t>* buf) {
-  IoRequest r;
-  iovec iov{buf->data(), buf->size()};
-  r.op = op;
-  r.offset = offset;
-  r.length = buf->size();
-  r.iov = &iov;
-  r.iovcnt = 1;
-  struct Ctx {
-    absl::Notification done;
-    absl::Status status;
-  } ctx;
-  r.user = &ctx;
-  r.done = [](IoRequest* req, const absl::Status& s) {
-    auto* c = static_cast<Ctx*>(req->user);
-    c->status = s;
-    c->done.Notify();
-  };
-  dev->Submit(&r);
-  ctx.done.WaitForNotification();
-  return ctx.status;
-}
 
 // Sends one WRITE(16) from the nexus described by `config`; returns the SCSI
 // status (or -1 when the command did not get an answer).

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 
 namespace mpio::testing {
 
@@ -23,6 +24,30 @@ absl::StatusOr<std::string> Shell(const std::string& command) {
   if (rc != 0)
     return absl::InternalError(absl::StrCat("`", command, "` failed: ", out));
   return out;
+}
+
+absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint8_t>* buf,
+                    uint64_t length) {
+  IoRequest r;
+  iovec iov{buf ? buf->data() : nullptr, buf ? buf->size() : 0};
+  r.op = op;
+  r.offset = offset;
+  r.length = length ? length : (buf ? buf->size() : 0);
+  r.iov = buf ? &iov : nullptr;
+  r.iovcnt = buf ? 1 : 0;
+  struct Ctx {
+    absl::Notification done;
+    absl::Status status;
+  } ctx;
+  r.user = &ctx;
+  r.done = [](IoRequest* req, const absl::Status& s) {
+    auto* c = static_cast<Ctx*>(req->user);
+    c->status = s;
+    c->done.Notify();
+  };
+  dev->Submit(&r);
+  ctx.done.WaitForNotification();
+  return ctx.status;
 }
 
 absl::StatusOr<LabEnv> LabEnv::Load(const std::string& name) {

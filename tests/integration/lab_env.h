@@ -28,6 +28,11 @@ struct LabEnv {
   TargetSpec Spec() const;
 };
 
+// One request through a device, waiting for it: `buf` is the payload
+// (length = its size unless `length` is given; null for flush).
+absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint8_t>* buf,
+                    uint64_t length = 0);
+
 // Runs a shell command, returns its output; error with output on failure.
 absl::StatusOr<std::string> Shell(const std::string& command);
 // The plugin directory of this build.
