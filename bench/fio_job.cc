@@ -86,7 +86,7 @@ absl::Status ParseFioJson(const std::string& output, ReportRow* row) {
                                       output.substr(brace, 400));
   }
   const nlohmann::json& job = j["jobs"][0];
-  uint64_t ios = 0, bytes = 0;
+  uint64_t ios = 0;
   double runtime_ms = 0, iops = 0, bw = 0;
   const nlohmann::json* main =
       nullptr;  // the direction with most I/Os: its latencies
@@ -95,7 +95,6 @@ absl::Status ParseFioJson(const std::string& output, ReportRow* row) {
     const nlohmann::json& d = job[dir];
     uint64_t n = d.value("total_ios", uint64_t{0});
     ios += n;
-    bytes += d.value("io_bytes", uint64_t{0});
     iops += d.value("iops", 0.0);
     bw += d.value("bw_bytes", 0.0);
     runtime_ms = std::max(runtime_ms, d.value("runtime", 0.0));
