@@ -398,8 +398,11 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
               device->OnPathChanged(p.get(), "joined device");
           }
           result = std::move(s->report);
+          // `s` owns this very lambda: nothing it captured may be touched
+          // after the delete.
+          absl::Notification* finished = &done;
           delete s;
-          done.Notify();
+          finished->Notify();
         });
     scan->Start();
   });
