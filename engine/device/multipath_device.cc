@@ -651,6 +651,19 @@ void MultipathDevice::HoldForFence(Io* io, uint32_t dead) {
 }
 
 void MultipathDevice::RunFence(uint32_t dead) {
+  if (paths_[dead] && paths_[dead]->usable()) {
+    // The path came back (new session, key registered again) before a
+    // fence could run, e.g. after a target restart that dropped every
+    // registration. Preempting its key now would cut off a live path: the
+    // old connection was reset, so re-drive with that.
+    fence_running_[dead] = false;
+    std::deque<Io*> ios;
+    ios.swap(held_[dead]);
+    AddEvent(absl::StrCat("path ", paths_[dead]->name(), " returned before it could be fenced; ",
+                          "re-driving ", ios.size(), " writes with reset only"));
+    for (Io* io : ios) Dispatch(io);
+    return;
+  }
   Path* via = nullptr;
   for (auto& p : paths_) {
     if (p && p->usable() && p->index() != dead) {
