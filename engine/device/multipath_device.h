@@ -39,9 +39,11 @@ struct DeviceOptions {
   // Before a dead path's writes are re-driven: "auto" (persistent
   // reservation fence where the LUN supports it, else reset), "reservation",
   // "reset" (TCP reset of the dead connection only) or "none".
-  // Default "reset" for now: the reservation fence is new, verified by its
-  // own stale-write test only; opt in with "auto".
-  std::string fence = "reset";
+  std::string fence = "auto";
+  // Re-probe every path this often when the SATP has a probe command
+  // (ALUA's RTPG): some targets (istgt) change port group states without a
+  // UNIT ATTENTION. Zero: only on path (re)entry and REPROBE verdicts.
+  absl::Duration reprobe_interval = absl::Seconds(10);
 };
 
 struct DeviceEvent {
@@ -151,6 +153,7 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   Parent* free_parents_ = nullptr;
   std::deque<Io*> no_path_queue_;
   Reactor::TimerId no_path_timer_ = 0;
+  Reactor::TimerId reprobe_timer_ = 0;  // periodic ReprobeAll, see options
   std::deque<DeviceEvent> events_;
   std::vector<uint8_t> zero_block_;
   std::unique_ptr<ReservationFence> fence_;

@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace mpio {
@@ -27,6 +28,63 @@ uint64_t ToNs(absl::Duration d) {
 std::string LibiscsiError(iscsi_context* ctx) {
   const char* e = ctx ? iscsi_get_error(ctx) : nullptr;
   return (e && *e) ? e : "no detail from libiscsi";
+}
+
+// libiscsi 1.19 reports a refused login only as text: the target's status
+// as "Failed to log in to target. Status: Authentication failure(513)", or
+// its own mutual-CHAP checks ("Invalid CHAP_R response from the target",
+// "Wrong CHAP targetname received", "did not return CHAP_N/CHAP_R"). Turn
+// the authentication cases into a message that says what to fix, with a
+// code that says someone must act (retrying alone will not help; the path
+// still retries with backoff, in case the target is fixed). Neither the
+// text nor libiscsi's detail ever holds a secret or a CHAP user name.
+absl::Status LoginFailure(const SessionConfig& c, const std::string& detail) {
+  const std::string where = absl::StrCat("portal ", c.portal, " target ",
+                                         c.target_iqn, " LUN ", c.lun, ": ");
+  if (absl::StrContains(detail, "(513)")) {
+    if (c.chap_user.empty()) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          where,
+          "login refused: the target requires CHAP and no CHAP user is "
+          "configured (set the CHAP user and secret for this target) [",
+          detail, "]"));
+    }
+    // tgtd answers the same when mutual CHAP is asked of a target that
+    // has no account of its own: name both causes.
+    return absl::UnauthenticatedError(absl::StrCat(
+        where,
+        "login refused: authentication failed (check the CHAP user and "
+        "secret",
+        c.target_chap_user.empty()
+            ? ""
+            : "; for mutual CHAP the target also needs its own CHAP account",
+        ") [", detail, "]"));
+  }
+  if (absl::StrContains(detail, "(514)")) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        where, "login refused: initiator ", c.initiator_iqn,
+        " is not allowed on this target (check the target's ACL) [", detail,
+        "]"));
+  }
+  if (!c.target_chap_user.empty()) {
+    const char* why = nullptr;
+    if (absl::StrContains(detail, "Invalid CHAP_R")) {
+      why = "its answer does not match the target CHAP secret";
+    } else if (absl::StrContains(detail, "CHAP targetname")) {
+      // libiscsi's text quotes the name the target sent: user names stay
+      // out of messages (they end up in views and logs).
+      why = "it answered as another CHAP user than the target CHAP user";
+    } else if (absl::StrContains(detail, "CHAP_N") ||
+               absl::StrContains(detail, "CHAP_R")) {
+      why = "it did not answer the initiator's challenge";
+    }
+    if (why != nullptr) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          where, "login aborted: the target failed mutual CHAP: ", why,
+          " (check the target CHAP user and secret)"));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat(where, "login failed: ", detail));
 }
 
 }  // namespace
@@ -108,10 +166,7 @@ void IscsiSession::ConnectCb(iscsi_context*, int status, void*, void* priv) {
   auto* self = static_cast<IscsiSession*>(priv);
   if (self->state_ != State::kConnecting) return;
   if (status != SCSI_STATUS_GOOD) {
-    self->Fail(absl::UnavailableError(
-        absl::StrCat("portal ", self->config_.portal, " target ",
-                     self->config_.target_iqn, " LUN ", self->config_.lun,
-                     ": login failed: ", LibiscsiError(self->ctx_))));
+    self->Fail(LoginFailure(self->config_, LibiscsiError(self->ctx_)));
     return;
   }
   iscsi_set_log_level(self->ctx_, 0);
@@ -133,7 +188,7 @@ void IscsiSession::ConnectCb(iscsi_context*, int status, void*, void* priv) {
 }
 
 bool IscsiSession::Submit(PendingCommand* c) {
-  if (state_ != State::kLoggedIn || fail_pending_) return false;
+  if (state_ != State::kLoggedIn || fail_pending_ || dying_) return false;
   scsi_task* task =
       scsi_create_task(c->cdb_len, c->cdb, static_cast<int>(c->direction),
                        static_cast<int>(c->transfer_len));
@@ -203,6 +258,9 @@ void IscsiSession::CommandCb(iscsi_context*, int status, void* data,
   c->task = nullptr;
   ScsiResult r;
   if (status == SCSI_STATUS_CANCELLED || status == SCSI_STATUS_TIMEOUT) {
+    // Set before the owner hears of it: a re-drive from inside this
+    // callback must not land back on this connection.
+    if (c->session->in_libiscsi_ > 0) c->session->dying_ = true;
     r.kind = ScsiResult::Kind::kCancelled;
   } else if (status == SCSI_STATUS_ERROR) {
     r.kind = ScsiResult::Kind::kError;
@@ -256,7 +314,7 @@ void IscsiSession::Service(int revents) {
   int rc = iscsi_service(ctx_, revents);
   tl_serviced = outer;
   in_libiscsi_--;
-  if (rc < 0 && !fail_pending_) {
+  if ((rc < 0 || dying_) && !fail_pending_) {
     fail_pending_ = true;
     pending_reason_ = absl::UnavailableError(absl::StrCat(
         "portal ", config_.portal, ": connection lost: ", LibiscsiError(ctx_)));

@@ -138,6 +138,8 @@ class IscsiSession {
   bool logged_in() const { return state_ == State::kLoggedIn; }
   const SessionConfig& config() const { return config_; }
   size_t outstanding() const { return outstanding_; }
+  // The TCP socket while logged in, else -1 (for `mpio check`; read-only use).
+  int fd() const { return state_ == State::kLoggedIn ? fd_ : -1; }
   // Last negotiated header digest, "None" or "CRC32C" (as far as 1.19 lets
   // us know: see session.cc).
   const std::string& header_digest() const { return header_digest_; }
@@ -170,6 +172,12 @@ class IscsiSession {
   uint32_t watched_events_ = 0;
   int in_libiscsi_ = 0;  // >0 while inside iscsi_service / submit
   bool fail_pending_ = false;
+  // libiscsi cancelled our commands from inside iscsi_service (its deferred
+  // reconnect): the connection is gone even if iscsi_service has not said so
+  // yet. New commands must not be queued on it: libiscsi's cancel loop would
+  // pick them up and cancel them again, forever, when a re-driven read picks
+  // this path from inside the callback.
+  bool dying_ = false;
   absl::Status pending_reason_;
   std::string header_digest_ = "None";
 

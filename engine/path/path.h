@@ -115,6 +115,7 @@ class Path {
   uint32_t index() const { return index_; }
   const std::string& name() const { return name_; }
   const SessionConfig& session_config() const { return config_; }
+  const PathPolicy& policy() const { return policy_; }
   IscsiSession* session() { return session_.get(); }
   const LunInfo& lun() const { return lun_; }
   const std::string& last_reason() const { return reason_; }

@@ -1,6 +1,8 @@
 #include "engine/reactor/reactor.h"
 
 #include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -286,6 +288,15 @@ uint64_t Reactor::NextTimeoutNs() const {
 
 void Reactor::Run() {
   thread_id_.store(std::this_thread::get_id());
+  // libiscsi 1.19 sends Data-Out with writev(), which raises SIGPIPE on a
+  // connection the target reset; the default action kills the process.
+  // Blocked on this thread, the signal stays pending and writev returns
+  // EPIPE, which libiscsi handles as a dead connection. Per thread, so an
+  // embedding program keeps its own SIGPIPE handling elsewhere.
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_only, nullptr);
   std::vector<io_uring_cqe> batch;
   batch.reserve(kRingEntries);
   while (!stop_.load()) {
