@@ -4,6 +4,7 @@
 
 #include "mpio/admin_commands.h"
 #include "mpio/bench_command.h"
+#include "mpio/check_command.h"
 #include "mpio/discover_command.h"
 #include "mpio/mount_command.h"
 #include "mpio/serve_command.h"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   mpio::cli::AddServeCommand(&app);
   mpio::cli::AddMountCommands(&app);
   mpio::cli::AddAdminCommands(&app);
+  mpio::cli::AddCheckCommand(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/control/control_json.h"
+#include "engine/control/preflight_gather.h"
 
 namespace mpio::control {
 namespace {
@@ -20,7 +21,7 @@ using nlohmann::json;
 constexpr const char* kCommands =
     "ping, device.list, device.set, device.reclaim, path.list, path.set, "
     "path.fail, rule.list, "
-    "rule.add, rule.remove, rule.explain, events";
+    "rule.add, rule.remove, rule.explain, events, check";
 
 // Refuses fields the command does not know: a misspelt option must not be
 // silently ignored (e.g. "prefered" would otherwise do nothing).
@@ -405,6 +406,14 @@ absl::StatusOr<json> RuleRemove(Engine* engine, const json& req) {
   return out;
 }
 
+// Preflight lint of the running setup (`mpio check`).
+absl::StatusOr<json> Check(Engine* engine, const json& req) {
+  if (auto s = CheckFields(req, {}); !s.ok()) return s;
+  json out;
+  engine->RunOnReactor([&] { out = RunPreflight(engine); });
+  return out;
+}
+
 absl::StatusOr<json> Events(Engine* engine, const json& req) {
   if (auto s = CheckFields(req, {"device", "since_ns"}); !s.ok()) return s;
   std::string device;
@@ -494,6 +503,7 @@ absl::StatusOr<json> ControlHandler::Dispatch(const json& req) {
   if (cmd == "rule.remove") return RuleRemove(engine_, req);
   if (cmd == "rule.explain") return RuleExplain(engine_, req);
   if (cmd == "events") return Events(engine_, req);
+  if (cmd == "check") return Check(engine_, req);
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command '", cmd, "' (known: ", kCommands, ")"));
 }
