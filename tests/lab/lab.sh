@@ -63,6 +63,19 @@ usage: lab.sh COMMAND [OPTIONS]   (run as root)
                                    add it back with the same identity and data
         digest-crc32c | digest-none  tgtd only: offer CRC32C header digests on
                                    new logins / offer None only (the default)
+        chap-on --user U --secret S [--mutual-user MU --mutual-secret MS]
+                                   tgtd only: new logins to the target must
+                                   pass CHAP as U/S (replaces any earlier
+                                   chap-on); with --mutual-*, the target
+                                   answers the initiator's challenge as MU/MS
+                                   (mutual CHAP). Sessions already logged in
+                                   stay. Discovery sessions need no CHAP
+                                   (tgtd has no discovery auth). Kept across
+                                   restart-target. Secrets: 1..255 chars of
+                                   [A-Za-z0-9_.:@+=-]; this is a test lab,
+                                   they show in `ps` while tgtadm runs.
+        chap-off                   tgtd only: delete every account (logins
+                                   need no CHAP again)
         alua-ao | alua-an          istgt only: SET TARGET PORT GROUPS to move
                                    path I's port group to active/optimized or
                                    active/non-optimized (not persistent)
@@ -387,6 +400,39 @@ configure_tgtd() {
       --name "${kv%%=*}" --value "${kv#*=}"
   done
   "${t[@]}" --op bind --mode target --tid "${C_TID}" -I ALL
+  apply_chap
+}
+
+# CHAP accounts (tgtd): chap.conf in the lab dir (mode 0600) holds what the
+# last chap-on asked for, so restart-target brings the same accounts back.
+chap_conf() { printf '%s/chap.conf' "$(lab_dir "${C_NAME}")"; }
+
+# Binds the accounts of chap.conf, if any, to the lab's target: the
+# initiator's (incoming) and, for mutual CHAP, the target's own (outgoing).
+apply_chap() {
+  local f t=(tgtadm -C "${C_CTL_PORT}" --lld iscsi)
+  f=$(chap_conf)
+  [[ -r $f ]] || return 0
+  local CHAP_USER="" CHAP_SECRET="" CHAP_MUTUAL_USER="" CHAP_MUTUAL_SECRET=""
+  # shellcheck disable=SC1090
+  source "$f"
+  "${t[@]}" --op new --mode account --user "${CHAP_USER}" --password "${CHAP_SECRET}"
+  "${t[@]}" --op bind --mode account --tid "${C_TID}" --user "${CHAP_USER}"
+  if [[ -n ${CHAP_MUTUAL_USER} ]]; then
+    "${t[@]}" --op new --mode account --user "${CHAP_MUTUAL_USER}" \
+      --password "${CHAP_MUTUAL_SECRET}"
+    "${t[@]}" --op bind --mode account --tid "${C_TID}" --user "${CHAP_MUTUAL_USER}" \
+      --outgoing
+  fi
+}
+
+# Deletes every account of the lab's tgtd (each lab has its own tgtd, so
+# all of them are ours); tgtd unbinds a deleted account from the target.
+clear_chap() {
+  local t=(tgtadm -C "${C_CTL_PORT}" --lld iscsi) user
+  while read -r user; do
+    [[ -n $user ]] && "${t[@]}" --op delete --mode account --user "$user"
+  done < <("${t[@]}" --op show --mode account | sed -n 's/^    \([^ ].*\)$/\1/p')
 }
 
 # Waits (bounded) until every portal listens. Looks at the sockets inside
@@ -688,6 +734,13 @@ cmd_status() {
     "${C_IDX}" "$(netns_of "${C_NAME}")" "${C_KIND}" "$pid" "$state"
   printf '  iqn %s lun %s, %s MiB in %s\n' "${C_IQN}" "${C_LUN}" \
     "${C_SIZE_MIB}" "${C_LUN_FILE}"
+  if [[ ${C_KIND} == tgtd ]]; then
+    # Names only: the secrets stay in chap.conf.
+    local accounts
+    accounts=$(tgtadm -C "${C_CTL_PORT}" --lld iscsi --op show --mode target 2>/dev/null |
+      sed -n '/Account information:/,/ACL information:/{/:$/d;s/^ *//;p}' | paste -sd, - || true)
+    printf '  chap: %s\n' "${accounts:-off}"
+  fi
   local i hif link bh q
   for ((i = 1; i <= C_PATHS; i++)); do
     hif=$(host_if "${C_IDX}" "$i")
@@ -740,11 +793,16 @@ cmd_scsi() {
 
 cmd_fault() {
   local name="" path="" rate="" fault=""
+  local chap_user="" chap_secret="" mutual_user="" mutual_secret=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       --name) name=${2:?}; shift 2 ;;
       --path) path=${2:?}; shift 2 ;;
       --rate) rate=${2:?}; shift 2 ;;
+      --user) chap_user=${2:?}; shift 2 ;;
+      --secret) chap_secret=${2:?}; shift 2 ;;
+      --mutual-user) mutual_user=${2:?}; shift 2 ;;
+      --mutual-secret) mutual_secret=${2:?}; shift 2 ;;
       -*) die "fault: unknown option $1" ;;
       *)
         [[ -z $fault ]] || die "fault: one fault at a time"
@@ -758,10 +816,13 @@ cmd_fault() {
   valid_name "$name"
   need_root
   load_conf "$name"
+  [[ $fault == chap-on || -z $chap_user$chap_secret$mutual_user$mutual_secret ]] ||
+    die "fault ${fault}: --user/--secret/--mutual-* go with chap-on only"
   local ns
   ns=$(netns_of "${C_NAME}")
   case $fault in
-    kill-target | restart-target | hold | release | lun-remove | lun-add | digest-crc32c | digest-none) ;;
+    kill-target | restart-target | hold | release | lun-remove | lun-add | digest-crc32c | \
+      digest-none | chap-on | chap-off) ;;
     *)
       [[ $path =~ ^[1-4]$ && $path -le ${C_PATHS} ]] ||
         die "fault ${fault}: --path must be 1..${C_PATHS}"
@@ -807,6 +868,30 @@ EOF
       [[ $fault == digest-crc32c ]] && value=CRC32C,None
       tgtadm -C "${C_CTL_PORT}" --lld iscsi --op update --mode target --tid "${C_TID}" \
         --name HeaderDigest --value "$value"
+      ;;
+    chap-on)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      local re='^[A-Za-z0-9_.:@+=-]{1,255}$'
+      [[ $chap_user =~ $re && $chap_secret =~ $re ]] ||
+        die "fault chap-on: --user U and --secret S are required (1..255 chars of [A-Za-z0-9_.:@+=-])"
+      if [[ -n $mutual_user || -n $mutual_secret ]]; then
+        [[ $mutual_user =~ $re && $mutual_secret =~ $re ]] ||
+          die "fault chap-on: give both --mutual-user and --mutual-secret (1..255 chars of [A-Za-z0-9_.:@+=-])"
+        [[ $mutual_user != "$chap_user" ]] ||
+          die "fault chap-on: --mutual-user must differ from --user (tgtd keeps one account per name)"
+      fi
+      clear_chap
+      (
+        umask 077
+        printf 'CHAP_USER=%q\nCHAP_SECRET=%q\nCHAP_MUTUAL_USER=%q\nCHAP_MUTUAL_SECRET=%q\n' \
+          "$chap_user" "$chap_secret" "$mutual_user" "$mutual_secret" >"$(chap_conf)"
+      )
+      apply_chap
+      ;;
+    chap-off)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      rm -f "$(chap_conf)"
+      clear_chap
       ;;
     lun-remove | lun-add)
       [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
