@@ -6,6 +6,14 @@
 // A matching rule whose SATP refuses the device (e.g. ALUA on a target that
 // reports TPGS=0) never hides it: the refusal is recorded and matching goes
 // on to the next rule, and finally to the built-in defaults.
+//
+// One claim option is the rules' own: satp_options `tpgs=forced` (ESXi has
+// tpgs_on/tpgs_off; this is "ALUA even though INQUIRY says TPGS=0", for
+// targets such as istgt that answer REPORT TARGET PORT GROUPS anyway). Such
+// a rule asks its SATP's claim() as if INQUIRY reported TPGS=1 (implicit),
+// and the option reaches the SATP's create() unchanged (the alua SATP then
+// treats a path whose RTPG is refused as not ALUA, all paths active). The
+// decision's reason says the TPGS was forced.
 // Threads: not thread-safe; the engine guards it.
 #ifndef MPIO_ENGINE_CLAIM_CLAIM_RULES_H_
 #define MPIO_ENGINE_CLAIM_CLAIM_RULES_H_
@@ -46,8 +54,11 @@ class ClaimRules {
   // Every rule in order, with what it did for this LUN: "matched, SATP x
   // accepts: chosen", "skipped: vendor 'TrueNAS' does not match 'Pure*'",
   // "matched, but SATP alua refused: TPGS is 0 ...", then the default.
-  std::vector<std::string> Explain(const LunInfo& lun, const PluginRegistry& plugins) const;
+  std::vector<std::string> Explain(const LunInfo& lun,
+                                   const PluginRegistry& plugins) const;
   bool Matches(const ClaimRule& rule, const LunInfo& lun) const;
+  // True when `satp_options` holds tpgs=forced (keys and value in any case).
+  static bool ForcesTpgs(const std::string& satp_options);
 
   // Defaults when no rule applies: ALUA arrays get the ALUA SATP; all others
   // the active/active one. Both use round robin with iops=1, what array

@@ -2,9 +2,16 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <signal.h>
+#include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -18,6 +25,69 @@
 #endif
 
 namespace mpio {
+namespace {
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? absl::StrCat("SIG", abbrev) : absl::StrCat("signal ", sig);
+}
+
+// Runs create("") + destroy() of `ops` in a forked child; "" when the child
+// exited 0, else why the plugin is refused. The child runs only the
+// plugin's create()/destroy() and _exit()s: no atexit handlers, no stdio
+// flush of the parent's buffers. (The parent may have threads; glibc keeps
+// malloc usable in the child, and plugins take no other locks.)
+std::string TrialRun(const mpio_plugin& ops, absl::Duration timeout) {
+  const pid_t pid = fork();
+  if (pid < 0) {
+    // Cannot fork (out of processes): load without the trial rather than
+    // refuse a plugin for the host's trouble.
+    return "";
+  }
+  if (pid == 0) {
+    prctl(PR_SET_DUMPABLE, 0);  // a crash here leaves no core behind
+    char err[256] = {0};
+    void* inst = ops.create("", err, sizeof(err));
+    if (inst != nullptr) ops.destroy(inst);
+    _exit(0);
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) return "";  // reaped elsewhere: no verdict
+    if (absl::Now() >= deadline) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return absl::StrCat(
+          "create()/destroy() with default options did not return within ",
+          absl::FormatDuration(timeout),
+          " in a trial run (hangs?); refusing it");
+    }
+    const timespec nap = {0, 2 * 1000 * 1000};
+    nanosleep(&nap, nullptr);
+  }
+  if (WIFSIGNALED(status)) {
+    return absl::StrCat(
+        "create()/destroy() with default options crashed in a trial run "
+        "(killed by ",
+        SignalName(WTERMSIG(status)),
+        "); refusing it: plugins run in-process, a crash would take the "
+        "engine down");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    return absl::StrCat(
+        "create()/destroy() with default options ended the trial run with "
+        "exit status ",
+        WEXITSTATUS(status),
+        " (crashed under a sanitizer, or called exit()); refusing it");
+  }
+  return "";
+}
+
+}  // namespace
 
 const char* PluginKindName(uint32_t kind) {
   switch (kind) {
@@ -137,6 +207,10 @@ absl::Status PluginRegistry::LoadFile(const std::string& path) {
       return close_and(
           absl::StrCat("alias '", a, "' already provided by ", other->path));
     }
+  }
+  if (trial_timeout_ > absl::ZeroDuration()) {
+    if (std::string why = TrialRun(ops, trial_timeout_); !why.empty())
+      return close_and(std::move(why));
   }
   plugins_.push_back(std::move(p));
   return absl::OkStatus();

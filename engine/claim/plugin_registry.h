@@ -5,8 +5,17 @@
 // symbol and validates the descriptor (ABI version, kind, name, struct size,
 // required callbacks). A bad file is refused with a message naming the file
 // and the reason, and the scan goes on: the engine keeps the plugins that
-// loaded. Plugins run in-process: a plugin that crashes takes the engine with
-// it (they are trusted code, like kernel path selectors).
+// loaded.
+//
+// Plugins run in-process (trusted code, like kernel path selectors or ESXi's
+// NMP plugins): a crash in a callback takes the engine with it. To catch the
+// commonest case before any device depends on the plugin, a file that passes
+// the checks is trial-run first: a forked child calls create("") and
+// destroy() and _exit(0)s. A child killed by a signal, exiting non-zero or
+// still running after trial_timeout() (then SIGKILLed) gets the plugin
+// refused, with the signal named. create() refusing the empty options is
+// not a failure (some plugins need options). The child touches nothing of
+// the parent (copy-on-write), dumps no core, and is always reaped.
 //
 // Threads: Load() before use, from one thread; Find()/Create() from any
 // thread afterwards (read-only). Instances belong to one device's reactor.
@@ -18,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "mpio/plugin.h"
 
 namespace mpio {
@@ -79,8 +89,15 @@ class PluginRegistry {
   // Build tree first, then the install directory (see CMakeLists.txt).
   static std::vector<std::string> DefaultDirectories();
 
+  // How long the forked trial create()/destroy() may take; zero turns the
+  // trial off. Default kDefaultTrialTimeout.
+  static constexpr absl::Duration kDefaultTrialTimeout = absl::Seconds(2);
+  void set_trial_timeout(absl::Duration d) { trial_timeout_ = d; }
+  absl::Duration trial_timeout() const { return trial_timeout_; }
+
  private:
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
+  absl::Duration trial_timeout_ = kDefaultTrialTimeout;
 };
 
 const char* PluginKindName(uint32_t kind);

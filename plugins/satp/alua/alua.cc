@@ -1,10 +1,15 @@
 // VMW_SATP_ALUA: arrays with Asymmetric Logical Unit Access (SPC-4 5.15).
 //
 // claim: only LUNs whose INQUIRY reports TPGS != 0. Kept strict on purpose:
-// some targets answer REPORT TARGET PORT GROUPS while reporting TPGS=0, but
-// claim() has no instance to carry an override, and a claim rule that names
-// this SATP for such a LUN then falls back to default_aa with the reason
-// shown (claim rules never hide a device).
+// a claim rule that names this SATP for a TPGS=0 LUN falls back to the next
+// rule / default_aa with the reason shown (claim rules never hide a device).
+// Some targets (istgt) answer REPORT TARGET PORT GROUPS while reporting
+// TPGS=0: a claim rule with satp_options `tpgs=forced` makes the engine's
+// claim rules (engine/claim/claim_rules.h) claim as if TPGS were 1, and
+// reaches create() as the option `tpgs=forced`. In that mode a path whose
+// RTPG is refused as unsupported (ILLEGAL REQUEST) is reported as not ALUA
+// (all paths active, what default_aa would do) instead of "not understood",
+// and describe() says so (rtpg=unsupported).
 //
 // probe: REPORT TARGET PORT GROUPS (extended header) on every path; the
 // path's group is found by its TPG designator, else by its relative target
@@ -39,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "engine/include/mpio/plugin.h"
 #include "engine/scsi/cdb.h"
@@ -68,7 +74,9 @@ struct Alua {
   RetryPolicy retry;
   bool explicit_allow = true;
   bool followover = true;
-  int tpgs = -1;  // INQUIRY TPGS from the `tpgs` option; -1 unknown
+  int tpgs = -1;        // INQUIRY TPGS from the `tpgs` option; -1 unknown
+  bool forced = false;  // tpgs=forced: ALUA although TPGS=0
+  bool rtpg_unsupported = false;  // forced, and RTPG was refused
   uint8_t implicit_transition_time = 0;
   std::vector<KnownGroup> groups;  // from the last good RTPG
 };
@@ -97,6 +105,8 @@ void* Create(const char* options, char* err, size_t err_cap) {
         if (!opts::ParseBool(o, &a->followover, err, err_cap)) {
           return nullptr;
         }
+      } else if (o.key == "tpgs" && absl::EqualsIgnoreCase(o.value, "forced")) {
+        a->forced = true;  // explicit support unknown: tpgs stays -1
       } else if (o.key == "tpgs") {
         uint64_t v = 0;
         if (!opts::ParseUint(o, 0, 3, &v, err, err_cap)) return nullptr;
@@ -120,9 +130,10 @@ size_t Describe(void* instance, char* buf, size_t cap) {
     };
     std::string text = absl::StrFormat(
         "{implicit_support=%s,explicit_support=%s,explicit_allow=%s,"
-        "alua_followover=%s,retries=%d",
+        "alua_followover=%s,retries=%d%s%s",
         support(1), support(2), OnOff(a->explicit_allow), OnOff(a->followover),
-        a->retry.retries);
+        a->retry.retries, a->forced ? ",tpgs=forced" : "",
+        a->rtpg_unsupported ? ",rtpg=unsupported" : "");
     for (const auto& g : a->groups) {
       absl::StrAppendFormat(&text, ",{TPG_id=%d,TPG_state=%s}", g.tpg,
                             scsi::AluaStateShortName(g.state));
@@ -206,9 +217,19 @@ int ProbeResult(void* instance, const mpio_satp_path* path, int scsi_status,
       return -1;
     }
     if (scsi_status != scsi::kStatusGood) {
-      return ProbeFailed(scsi_status, {sense, sense == nullptr ? 0 : sense_len},
-                         out);
+      int rc = ProbeFailed(scsi_status,
+                           {sense, sense == nullptr ? 0 : sense_len}, out);
+      if (a->forced && out->alua_state == MPIO_ALUA_NONE) {
+        // Forced on a target without RTPG: fall back to all paths active,
+        // saying why, rather than leave the path's state unknown.
+        a->rtpg_unsupported = true;
+        std::string why = out->reason;
+        Reason(out, "tpgs=forced, but " + why + ": not ALUA, path active");
+        return 0;
+      }
+      return rc;
     }
+    a->rtpg_unsupported = false;
     auto parsed = scsi::ParseReportTargetPortGroups(
         {data, data == nullptr ? 0 : data_len});
     if (!parsed.ok()) {
@@ -351,7 +372,9 @@ const mpio_plugin kPlugin = {
         "REPORT TARGET PORT GROUPS, explicit activation by STPG",
     .options_help =
         "explicit_allow=0|1 (default 1); followover=0|1 "
-        "(default 1); tpgs=0-3 (INQUIRY TPGS, set by the engine); "
+        "(default 1); tpgs=0-3 (INQUIRY TPGS, set by the engine) or "
+        "tpgs=forced (claim rule option: ALUA although INQUIRY says "
+        "TPGS=0, for targets that answer RTPG anyway); "
         "retries=N (0-1000, default 10); busy_delay_ms=N "
         "(0-60000, default 100)",
     .create = Create,

@@ -276,5 +276,33 @@ TEST_CASE("activate builds STPG only when useful and allowed") {
   CHECK(fight.lp->activate_command(fight.inst, 3, &c) == 1);
 }
 
+TEST_CASE("tpgs=forced: RTPG states used; unsupported RTPG reads as not ALUA") {
+  Alua f("tpgs=forced");
+  REQUIRE(f.inst != nullptr);
+  CHECK(f.Describe() ==
+        "{implicit_support=unknown,explicit_support=unknown,explicit_allow=on,"
+        "alua_followover=on,retries=10,tpgs=forced}");
+  mpio_satp_path_state s;
+  REQUIRE(f.Probe(-1, 3, 0, Rtpg(), {}, &s) == 0);
+  CHECK(s.alua_state == MPIO_ALUA_ACTIVE_NON_OPTIMIZED);
+  CHECK(s.target_port_group == 2);
+  // ILLEGAL REQUEST (RTPG not supported): understood, path not ALUA.
+  REQUIRE(f.Probe(-1, 3, 2, {}, FixedSense(0x5, 0x20, 0x00), &s) == 0);
+  CHECK(s.alua_state == MPIO_ALUA_NONE);
+  CHECK(std::string(s.reason).find("tpgs=forced, but REPORT TARGET PORT "
+                                   "GROUPS failed") == 0);
+  CHECK(f.Describe().find(",tpgs=forced,rtpg=unsupported") !=
+        std::string::npos);
+  // Other failures (UA after a change) stay "not understood, try again".
+  CHECK(f.Probe(-1, 3, 2, {}, FixedSense(0x6, 0x2A, 0x06), &s) == -1);
+  // Without forced, unsupported RTPG is still a failed probe.
+  Alua plain("tpgs=1");
+  CHECK(plain.Probe(-1, 3, 2, {}, FixedSense(0x5, 0x20, 0x00), &s) == -1);
+  Alua upper("TPGS=Forced");
+  CHECK(upper.inst != nullptr);
+  Alua typo("tpgs=force");
+  CHECK(typo.inst == nullptr);
+}
+
 }  // namespace
 }  // namespace mpio_satp
