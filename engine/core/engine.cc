@@ -257,7 +257,7 @@ void Engine::Shutdown() {
     for (auto& d : devices_) {
       if (!d->fence()) continue;
       for (auto& p : d->paths()) {
-        if (!p || !p->usable()) continue;
+        if (!p) continue;
         (*pending)++;
         d->mutable_fence()->Unregister(p.get(), [pending, released] {
           if (--*pending == 0) released->Notify();

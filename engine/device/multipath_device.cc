@@ -112,6 +112,7 @@ MultipathDevice::MultipathDevice(Reactor* reactor, std::string identity,
 
 MultipathDevice::~MultipathDevice() {
   if (no_path_timer_) reactor_->Cancel(no_path_timer_);
+  if (reprobe_timer_) reactor_->Cancel(reprobe_timer_);
   FailEverything(absl::CancelledError("device removed"));
   for (auto& q : held_) {
     std::deque<Io*> ios;
@@ -149,6 +150,12 @@ void MultipathDevice::SetPlugins(std::unique_ptr<PluginInstance> satp,
   claim_reason_ = std::move(claim_reason);
   AddEvent(absl::StrCat("claimed: ", claim_reason_));
   RefreshViews();
+  if (reprobe_timer_ == 0 && satp_ && satp_->ops().probe_command &&
+      options_.reprobe_interval > absl::ZeroDuration()) {
+    reprobe_timer_ =
+        reactor_->Every(options_.reprobe_interval, [this] { ReprobeAll(); });
+  }
+  ReprobeAll();  // a new SATP (reclaim) learns the states of running paths
   if (!fence_ && !paths_.empty() && paths_[0]) {
     fence_ = std::make_unique<ReservationFence>(
         options_.fence, paths_[0]->session_config().initiator_iqn, identity_);
@@ -541,6 +548,7 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
     if (p) p->counters().redriven++;
     if (r.kind == ScsiResult::Kind::kError && p) {
       p->counters().errors++;
+      p->counters().protocol_errors++;
       p->FailNow("libiscsi reported a protocol error on a command");
     }
     Redrive(io, r.kind == ScsiResult::Kind::kError ? "protocol error"
@@ -549,7 +557,10 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
   }
   // The target answered with an error status: ask the SATP what it means.
   psp_done(MPIO_IO_FAILED);
-  if (p) p->counters().errors++;
+  if (p) {
+    p->counters().errors++;
+    p->counters().scsi_errors++;
+  }
   mpio_sense_verdict v{};
   if (satp_) {
     satp_->ops().classify(satp_->get(), r.scsi_status, r.sense, r.sense_len,
@@ -656,7 +667,7 @@ void MultipathDevice::RunFence(uint32_t dead) {
     // fence could run, e.g. after a target restart that dropped every
     // registration. Preempting its key now would cut off a live path: the
     // old connection was reset, so re-drive with that.
-    fence_running_[dead] = false;
+    FenceFinished(dead);
     std::deque<Io*> ios;
     ios.swap(held_[dead]);
     AddEvent(absl::StrCat("path ", paths_[dead]->name(), " returned before it could be fenced; ",
@@ -673,15 +684,15 @@ void MultipathDevice::RunFence(uint32_t dead) {
   }
   if (via == nullptr) {
     // No path to fence from: wait for one (OnPathChanged retries).
-    fence_running_[dead] = false;
+    FenceFinished(dead);
     return;
   }
   const std::string dead_name = paths_[dead]->name();
   fence_->FencePath(
       paths_[dead].get(), via, [this, dead, dead_name](absl::Status s) {
-        fence_running_[dead] = false;
         std::deque<Io*> ios;
         ios.swap(held_[dead]);
+        FenceFinished(dead);
         if (s.ok()) {
           AddEvent(absl::StrCat("fenced ", dead_name,
                                 " (its reservation key preempted); re-driving ",
@@ -700,7 +711,25 @@ void MultipathDevice::RunFence(uint32_t dead) {
 void MultipathDevice::PrepareActivation(
     Path* path, std::function<void(absl::Status)> done) {
   if (!fence_) return done(absl::OkStatus());
+  const uint32_t i = path->index();
+  if (i < fence_running_.size() && fence_running_[i]) {
+    // The fence of this path's previous session is still under way. A key
+    // registered now (the same key: it is the path's) would be removed by
+    // that fence's PREEMPT, leaving an active path whose writes the target
+    // refuses. Register once the fence is done.
+    if (waiting_activation_.size() <= i) waiting_activation_.resize(i + 1);
+    waiting_activation_[i] = std::move(done);
+    return;
+  }
   fence_->RegisterPath(path, std::move(done));
+}
+
+void MultipathDevice::FenceFinished(uint32_t dead) {
+  fence_running_[dead] = false;
+  if (dead >= waiting_activation_.size() || !waiting_activation_[dead]) return;
+  auto done = std::move(waiting_activation_[dead]);
+  waiting_activation_[dead] = nullptr;
+  fence_->RegisterPath(paths_[dead].get(), std::move(done));
 }
 
 void MultipathDevice::FinishIo(Io* io, const absl::Status& s) {
@@ -777,6 +806,13 @@ void MultipathDevice::OnPathChanged(Path* path, const std::string& reason) {
     last_state_.resize(path->index() + 1, PathState::kDead);
   const bool entered = path->state() == PathState::kActive &&
                        last_state_[path->index()] != PathState::kActive;
+  // A failover: a path in service failed (not an operator's "off"), so its
+  // I/O moves to the other paths or waits for one.
+  if (last_state_[path->index()] == PathState::kActive &&
+      (path->state() == PathState::kDead ||
+       path->state() == PathState::kMarginal)) {
+    failovers_++;
+  }
   last_state_[path->index()] = path->state();
   if (entered) ProbeSatp(path);
   RefreshViews();

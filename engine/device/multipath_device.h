@@ -78,6 +78,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   const DeviceOptions& options() const { return options_; }
   size_t usable_paths() const;
   uint64_t queued_no_path() const { return no_path_queue_.size(); }
+  // Paths in service that failed since the device was made.
+  uint64_t failovers() const { return failovers_; }
   bool lost() const { return lost_; }
   const std::deque<DeviceEvent>& events() const { return events_; }
   void AddEvent(std::string text);
@@ -125,6 +127,9 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   void FailEverything(const absl::Status& s);
   void HoldForFence(Io* io, uint32_t dead_path);
   void RunFence(uint32_t dead_path);
+  // A path's fence is over: let its new session register (see
+  // PrepareActivation).
+  void FenceFinished(uint32_t dead_path);
 
   Reactor* reactor_;
   std::string identity_;
@@ -135,6 +140,7 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   uint32_t max_unmap_blocks_;
   uint32_t max_write_same_blocks_;
   bool lost_ = false;
+  uint64_t failovers_ = 0;
 
   std::vector<std::unique_ptr<Path>> paths_;
   std::vector<mpio_psp_path> views_;  // indexed by path index
@@ -160,6 +166,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   // Writes of a dead path waiting for its fence, by path index.
   std::vector<std::deque<Io*>> held_;
   std::vector<bool> fence_running_;
+  // Activations waiting for their path's fence to finish, by path index.
+  std::vector<std::function<void(absl::Status)>> waiting_activation_;
 };
 
 }  // namespace mpio

@@ -191,9 +191,24 @@ void ReservationFence::Reserve(Path* path,
 }
 
 void ReservationFence::Unregister(Path* path, std::function<void()> done) {
-  if (mode_ != Mode::kReservation || !path->usable()) return done();
-  PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, KeyFor(*path),
-        0, [done](const CommandOutcome&) { done(); });
+  // Any logged-in path, usable or not: a path on probation or in an ALUA
+  // standby group still holds a key, and PERSISTENT RESERVE OUT is allowed
+  // in standby. A key left behind keeps other initiators out.
+  if (mode_ != Mode::kReservation || path->session() == nullptr ||
+      !path->session()->logged_in()) {
+    return done();
+  }
+  // RELEASE first (a no-op unless this path holds the reservation), then
+  // drop the key: not every target releases a Registrants Only reservation
+  // when its holder unregisters.
+  const uint64_t key = KeyFor(*path);
+  PrOut(path, scsi::PrOutAction::kRelease, kType, key, 0,
+        [path, key, done](const CommandOutcome& o) {
+          // Cancelled: the path is being torn down; nothing more to send.
+          if (o.kind != ScsiResult::Kind::kStatus) return done();
+          PrOut(path, scsi::PrOutAction::kRegister, scsi::PrType::kNone, key,
+                0, [done](const CommandOutcome&) { done(); });
+        });
 }
 
 void ReservationFence::RegisterPath(Path* path,

@@ -19,6 +19,8 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "engine/core/engine.h"
 #include "engine/iscsi/session.h"
@@ -73,6 +75,22 @@ int LateWrite(const SessionConfig& config, uint64_t lba,
   done.WaitForNotification();
   (*reactor)->RunSync([&] { session.reset(); });
   return status;
+}
+
+// The registered keys (PERSISTENT RESERVE IN, READ KEYS) or the
+// reservation (READ RESERVATION) as hex, without the generation counter.
+std::string ReadPr(const LabEnv& lab, bool reservation) {
+  auto out = Shell(absl::StrCat("bash ", LabScript(), " scsi --name ", lab.name,
+                                " --path 1 ",
+                                reservation ? "5e010000000000010000"
+                                            : "5e000000000000010000",
+                                " 256"));
+  REQUIRE_MESSAGE(out.ok(), out.status().ToString());
+  size_t at = out->find("data=");
+  REQUIRE(at != std::string::npos);
+  std::string hex = out->substr(at + 5);
+  hex = hex.substr(0, hex.find_first_of(" \n"));
+  return hex.size() > 8 ? hex.substr(8) : hex;
 }
 
 std::string Run(const std::string& fence) {
@@ -133,7 +151,27 @@ std::string Run(const std::string& fence) {
   REQUIRE(SyncIo(d, IoOp::kRead, offset, &back).ok());
   uint64_t fences = 0;
   e->RunOnReactor([&] { fences = d->fence() ? d->fence()->fences() : 0; });
+  std::vector<std::string> our_keys;
+  e->RunOnReactor([&] {
+    if (d->fence() == nullptr) return;
+    for (const auto& p : d->paths()) {
+      if (p) our_keys.push_back(absl::StrFormat("%016x", d->fence()->KeyFor(*p)));
+    }
+  });
   e->Shutdown();
+  // A clean shutdown gives back every key and the reservation: a key left
+  // behind would keep other initiators' writes out (Registrants Only).
+  // (ISIDs, hence keys, are stable across runs: keys an earlier, killed run
+  // left are ours too, and the engine's start-up released them.)
+  const std::string keys_after = ReadPr(*lab, false);
+  const std::string reservation_after = ReadPr(*lab, true);
+  for (const std::string& k : our_keys) {
+    CHECK_MESSAGE(keys_after.find(k) == std::string::npos,
+                  "key ", k, " still registered: ", keys_after);
+    CHECK_MESSAGE(reservation_after.find(k) == std::string::npos,
+                  "key ", k, " still holds the reservation: ",
+                  reservation_after);
+  }
   if (fence == "auto" || fence == "reservation") {
     CHECK(late == 0x18);  // RESERVATION CONFLICT
     CHECK(fences >= 1);

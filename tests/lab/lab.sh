@@ -640,9 +640,19 @@ do_down() {
   local ns
   ns=$(netns_of "$name")
   if ip netns list 2>/dev/null | grep -qE "^${ns}( |$)"; then
-    local left
+    local left pid n
     left=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-    [[ -z $left ]] || log "warning: processes still in ${ns}: ${left}"
+    if [[ -n $left ]]; then
+      # Only the lab starts processes in its own namespace (a target whose
+      # PID file was lost, a probe): they are ours. Deleting the namespace
+      # would leave them running, holding the lab index's control port.
+      log "warning: processes still in ${ns}: ${left}; killing them"
+      for pid in $left; do kill -KILL "$pid" 2>/dev/null || true; done
+      for ((n = 0; n < 100; n++)); do
+        [[ -z $(ip netns pids "$ns" 2>/dev/null) ]] && break
+        sleep 0.02
+      done
+    fi
     ip netns del "$ns" || true
   fi
   if [[ $idx =~ ^[0-9]+$ ]]; then
