@@ -123,10 +123,21 @@ absl::Status Daemon::Start(DaemonConfig config) {
   if (!config_.metrics_listen.empty()) {
     auto m =
         metrics::MetricsExporter::Start(engine_.get(), config_.metrics_listen);
-    if (!m.ok()) return m.status();
-    metrics_ = std::move(*m);
-    Log(LogLevel::kInfo,
-        absl::StrCat("metrics: http://", config_.metrics_listen, "/metrics"));
+    if (m.ok()) {
+      metrics_ = std::move(*m);
+      Log(LogLevel::kInfo, absl::StrCat("metrics: http://",
+                                        config_.metrics_listen, "/metrics"));
+    } else if (config_.metrics_explicit) {
+      return m.status();
+    } else {
+      // The default port is taken, most likely by another mpio daemon (one
+      // per `mpio mount`): serve without metrics rather than not at all.
+      Log(LogLevel::kWarn,
+          absl::StrCat("metrics off: the default ", config_.metrics_listen,
+                       " is not available (", m.status().message(),
+                       "; another mpio serve?); give --metrics HOST:PORT "
+                       "or [metrics] listen to choose one"));
+    }
   }
   return absl::OkStatus();
 }

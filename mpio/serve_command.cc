@@ -57,7 +57,10 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
     }
   }
   if (!a.fuse_dir.empty()) c.fuse_dir = a.fuse_dir;
-  if (!a.metrics.empty()) c.metrics_listen = a.metrics;
+  if (!a.metrics.empty()) {
+    c.metrics_listen = a.metrics == "off" ? "" : a.metrics;
+    c.metrics_explicit = true;
+  }
   if (!a.control.empty()) c.control_socket = a.control;
   if (!a.log_level.empty()) c.log_level = a.log_level;
   if (a.no_path_retry_s >= 0)
@@ -142,7 +145,9 @@ void AddServeCommand(CLI::App* app) {
   cmd->add_option("--fuse", args->fuse_dir,
                   "Mount a FUSE directory with one file per device");
   cmd->add_option("--metrics", args->metrics,
-                  "Serve Prometheus /metrics on HOST:PORT");
+                  "Serve Prometheus /metrics on HOST:PORT (default "
+                  "127.0.0.1:9580; 'off' for none; a non-loopback address "
+                  "exposes per-path data to that network)");
   cmd->add_option(
       "--control", args->control,
       "Control socket (default /run/mpio/control.sock, or $MPIO_CONTROL)");

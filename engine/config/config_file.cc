@@ -482,6 +482,8 @@ void Parser::Metrics(TableReader& r) {
   r.CheckKeys(kMetricsKeys);
   std::string listen;
   if (r.ReadString("listen", &listen)) {
+    // "" or "off": no metrics server.
+    if (listen == "off") listen.clear();
     absl::StatusOr<HostPort> hp = listen.empty()
                                       ? absl::StatusOr<HostPort>(HostPort{})
                                       : ParseListenAddress(listen);
@@ -489,6 +491,7 @@ void Parser::Metrics(TableReader& r) {
       r.Error("listen", hp.status().message());
     } else {
       config_.metrics_listen = listen;
+      config_.metrics_explicit = true;
     }
   }
 }

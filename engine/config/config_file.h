@@ -43,7 +43,7 @@
 //   [nbd]     unix = "/run/mpio/nbd.sock", tcp = "127.0.0.1:10809",
 //             allow_remote = false
 //   [fuse]    dir = "/run/mpio/fuse", allow_other = false
-//   [metrics] listen = "127.0.0.1:9737"
+//   [metrics] listen = "127.0.0.1:9580"
 //   [control] socket = "/run/mpio/control.sock"
 //   [log]     level = "info"     error | warn | info | debug
 //

@@ -148,7 +148,7 @@ TEST_CASE("the shipped example parses to the documented values") {
   CHECK_FALSE(c.nbd_allow_remote);
   CHECK(c.fuse_dir == "/run/mpio/fuse");
   CHECK_FALSE(c.fuse_allow_other);
-  CHECK(c.metrics_listen == "127.0.0.1:9737");
+  CHECK(c.metrics_listen == "127.0.0.1:9580");
   CHECK(c.control_socket == "/run/mpio/control.sock");
   CHECK(c.log_level == "info");
 }
@@ -166,6 +166,16 @@ TEST_CASE("an empty file keeps every struct default") {
   CHECK(c.control_socket == d.control_socket);
   CHECK(c.log_level == d.log_level);
   CHECK(c.source == kFile);
+  CHECK(c.metrics_listen == "127.0.0.1:9580");  // on by default, loopback
+  CHECK_FALSE(c.metrics_explicit);
+}
+
+TEST_CASE("metrics: off turns the default server off") {
+  for (const char* off : {"\"off\"", "\"\""}) {
+    DaemonConfig c = Parse(std::string("[metrics]\nlisten = ") + off + "\n");
+    CHECK(c.metrics_listen.empty());
+    CHECK(c.metrics_explicit);
+  }
 }
 
 TEST_CASE("every key lands in its field (values unlike any default)") {

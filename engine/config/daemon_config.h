@@ -21,7 +21,12 @@ struct DaemonConfig {
   bool nbd_allow_remote = false;
   std::string fuse_dir;  // "" = no FUSE export
   bool fuse_allow_other = false;
-  std::string metrics_listen;  // "HOST:PORT", "" = none
+  // Prometheus /metrics on HOST:PORT, "" = none. On by default on loopback;
+  // a default that cannot be bound (a second daemon on this host) only
+  // warns, an address the administrator gave is an error.
+  static constexpr const char* kDefaultMetricsListen = "127.0.0.1:9580";
+  std::string metrics_listen = kDefaultMetricsListen;
+  bool metrics_explicit = false;  // set by the config file or --metrics
   std::string control_socket = "/run/mpio/control.sock";
   std::string log_level = "info";  // error, warn, info, debug
   std::string source;              // the file it came from, for messages

@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<MetricsExporter>> MetricsExporter::Start(
     Engine* engine, std::string listen) {
   if (listen.empty()) {
     return absl::InvalidArgumentError(
-        "empty metrics address: give HOST:PORT, e.g. 127.0.0.1:9737");
+        "empty metrics address: give HOST:PORT, e.g. 127.0.0.1:9580");
   }
   std::unique_ptr<MetricsExporter> e(new MetricsExporter());
   e->listen_ = std::move(listen);

@@ -30,11 +30,11 @@ class Collectable;
 
 namespace mpio::metrics {
 
-inline constexpr const char* kDefaultMetricsListen = "127.0.0.1:9737";
+inline constexpr const char* kDefaultMetricsListen = "127.0.0.1:9580";
 
 class MetricsExporter {
  public:
-  // `listen`: "127.0.0.1:9737", "[::1]:9737", or "127.0.0.1:0" for any free
+  // `listen`: "127.0.0.1:9580", "[::1]:9580", or "127.0.0.1:0" for any free
   // port (see port()).
   static absl::StatusOr<std::unique_ptr<MetricsExporter>> Start(
       Engine* engine, std::string listen);

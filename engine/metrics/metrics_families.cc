@@ -46,16 +46,17 @@ ClientMetric Sample(std::vector<ClientMetric::Label> labels, MetricType type,
   return m;
 }
 
-// PathCounters::latency_buckets[i] counts latencies <= 2^i microseconds
+// PathCounters::latency_buckets[op][i] counts latencies <= 2^i microseconds
 // (and above the previous bound); the last bucket also takes everything
 // larger, so its bound is +Inf, not 2^23 us. Prometheus wants cumulative
 // counts with "le" in seconds.
-ClientMetric LatencyHistogram(const PathSnapshot& p) {
+ClientMetric LatencyHistogram(const PathSnapshot& p, int op) {
   ClientMetric m;
   m.label = PathLabels(p);
+  m.label.push_back({"op", op == 0 ? "read" : "write"});
   uint64_t cumulative = 0;
   for (int i = 0; i < PathCounters::kBuckets; i++) {
-    cumulative += p.counters.latency_buckets[i];
+    cumulative += p.counters.latency_buckets[op][i];
     if (i == PathCounters::kBuckets - 1) break;
     ClientMetric::Bucket b;
     b.upper_bound = std::ldexp(1e-6, i);
@@ -67,45 +68,63 @@ ClientMetric LatencyHistogram(const PathSnapshot& p) {
   inf.cumulative_count = cumulative;
   m.histogram.bucket.push_back(inf);
   m.histogram.sample_count = cumulative;
-  m.histogram.sample_sum = static_cast<double>(p.counters.latency_ns_sum) / 1e9;
+  m.histogram.sample_sum =
+      static_cast<double>(p.counters.latency_ns_by_op[op]) / 1e9;
   return m;
+}
+
+// One series per label value, e.g. op="read" and op="write".
+struct LabeledCounter {
+  const char* label;
+  const char* value;
+  uint64_t PathCounters::*field;
+};
+
+MetricFamily PathCounterFamily(const MetricsSnapshot& s, const char* name,
+                               const char* help,
+                               std::initializer_list<LabeledCounter> series) {
+  MetricFamily f = Family(name, help, MetricType::Counter);
+  for (const PathSnapshot& p : s.paths) {
+    for (const LabeledCounter& c : series) {
+      auto labels = PathLabels(p);
+      if (c.label != nullptr) labels.push_back({c.label, c.value});
+      f.metric.push_back(Sample(std::move(labels), MetricType::Counter,
+                                static_cast<double>(p.counters.*c.field)));
+    }
+  }
+  return f;
 }
 
 }  // namespace
 
 std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
   std::vector<MetricFamily> out;
-  struct CounterDef {
-    const char* name;
-    const char* help;
-    uint64_t PathCounters::*field;
-  };
-  const CounterDef counters[] = {
-      {"mpio_path_reads_total", "Read commands completed on this path.",
-       &PathCounters::reads},
-      {"mpio_path_writes_total", "Write commands completed on this path.",
-       &PathCounters::writes},
-      {"mpio_path_read_bytes_total", "Bytes read over this path.",
-       &PathCounters::bytes_read},
-      {"mpio_path_written_bytes_total", "Bytes written over this path.",
-       &PathCounters::bytes_written},
-      {"mpio_path_errors_total",
-       "Commands that ended in an error on this path.", &PathCounters::errors},
-      {"mpio_path_redriven_total",
-       "I/Os moved off this path to another one when it failed.",
-       &PathCounters::redriven},
-      {"mpio_path_failures_total",
-       "Times this path died (transport error, timeout, operator).",
-       &PathCounters::failures},
-  };
-  for (const CounterDef& c : counters) {
-    MetricFamily f = Family(c.name, c.help, MetricType::Counter);
-    for (const PathSnapshot& p : s.paths) {
-      f.metric.push_back(Sample(PathLabels(p), MetricType::Counter,
-                                static_cast<double>(p.counters.*c.field)));
-    }
-    out.push_back(std::move(f));
-  }
+  out.push_back(PathCounterFamily(
+      s, "mpio_path_ios_total",
+      "Commands completed on this path, by op (other: flush, unmap, write "
+      "same).",
+      {{"op", "read", &PathCounters::reads},
+       {"op", "write", &PathCounters::writes},
+       {"op", "other", &PathCounters::others}}));
+  out.push_back(PathCounterFamily(
+      s, "mpio_path_bytes_total", "Bytes moved over this path, by op.",
+      {{"op", "read", &PathCounters::bytes_read},
+       {"op", "write", &PathCounters::bytes_written}}));
+  out.push_back(PathCounterFamily(
+      s, "mpio_path_errors_total",
+      "Commands that ended in an error on this path, by kind (scsi: the "
+      "target answered with an error status; protocol: libiscsi reported a "
+      "protocol error).",
+      {{"kind", "scsi", &PathCounters::scsi_errors},
+       {"kind", "protocol", &PathCounters::protocol_errors}}));
+  out.push_back(PathCounterFamily(
+      s, "mpio_path_redriven_total",
+      "I/Os moved off this path to another one when it failed.",
+      {{nullptr, nullptr, &PathCounters::redriven}}));
+  out.push_back(PathCounterFamily(
+      s, "mpio_path_failures_total",
+      "Times this path died (transport error, timeout, operator drill).",
+      {{nullptr, nullptr, &PathCounters::failures}}));
 
   MetricFamily inflight =
       Family("mpio_path_inflight", "Commands in flight on this path now.",
@@ -122,7 +141,7 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
              MetricType::Gauge);
   MetricFamily latency =
       Family("mpio_path_latency_seconds",
-             "Latency of completed reads and writes on this path.",
+             "Latency of completed reads and writes on this path, by op.",
              MetricType::Histogram);
   for (const PathSnapshot& p : s.paths) {
     inflight.metric.push_back(Sample(PathLabels(p), MetricType::Gauge,
@@ -139,7 +158,8 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
       alua.metric.push_back(Sample(std::move(labels), MetricType::Gauge,
                                    a == p.alua_state ? 1 : 0));
     }
-    latency.metric.push_back(LatencyHistogram(p));
+    latency.metric.push_back(LatencyHistogram(p, 0));
+    latency.metric.push_back(LatencyHistogram(p, 1));
   }
   out.push_back(std::move(inflight));
   out.push_back(std::move(state));
@@ -161,6 +181,11 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
       Family("mpio_device_queued_ios",
              "I/Os waiting for a path (all paths down, within no_path_retry).",
              MetricType::Gauge);
+  MetricFamily failovers =
+      Family("mpio_device_failovers_total",
+             "Paths in service that failed (their I/O moved to other paths "
+             "or waited for one); operator \"off\" is not counted.",
+             MetricType::Counter);
   MetricFamily lost =
       Family("mpio_device_lost", "1 if the array reported the LUN gone.",
              MetricType::Gauge);
@@ -180,6 +205,9 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
                                    static_cast<double>(d.usable_paths)));
     queued.metric.push_back(Sample({{"device", d.device}}, MetricType::Gauge,
                                    static_cast<double>(d.queued_ios)));
+    failovers.metric.push_back(Sample({{"device", d.device}},
+                                      MetricType::Counter,
+                                      static_cast<double>(d.failovers)));
     lost.metric.push_back(
         Sample({{"device", d.device}}, MetricType::Gauge, d.lost ? 1 : 0));
     size.metric.push_back(Sample({{"device", d.device}}, MetricType::Gauge,
@@ -191,7 +219,8 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
                                   {"model", d.model}},
                                  MetricType::Gauge, 1));
   }
-  for (MetricFamily* f : {&paths, &usable, &queued, &lost, &size, &info}) {
+  for (MetricFamily* f :
+       {&paths, &usable, &queued, &failovers, &lost, &size, &info}) {
     out.push_back(std::move(*f));
   }
   return out;

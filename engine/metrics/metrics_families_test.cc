@@ -45,6 +45,7 @@ MetricsSnapshot TwoPaths() {
   d.model = "iSCSI Disk";
   d.size_bytes = 268435456;
   d.usable_paths = 1;
+  d.failovers = 3;
   d.paths_by_state[static_cast<size_t>(PathState::kActive)] = 1;
   d.paths_by_state[static_cast<size_t>(PathState::kDead)] = 1;
   s.devices.push_back(d);
@@ -57,11 +58,15 @@ MetricsSnapshot TwoPaths() {
   a.counters.reads = 10;
   a.counters.bytes_read = 40960;
   a.counters.writes = 2;
+  a.counters.others = 1;
+  a.counters.scsi_errors = 2;
   a.counters.inflight = 3;
-  a.counters.latency_buckets[0] = 1;                           // <= 1 us
-  a.counters.latency_buckets[7] = 10;                          // <= 128 us
-  a.counters.latency_buckets[PathCounters::kBuckets - 1] = 1;  // > 2^22 us
-  a.counters.latency_ns_sum = 5'000'000'000;
+  a.counters.latency_buckets[0][0] = 1;                           // <= 1 us
+  a.counters.latency_buckets[0][7] = 10;                          // <= 128 us
+  a.counters.latency_buckets[0][PathCounters::kBuckets - 1] = 1;  // > 2^22 us
+  a.counters.latency_ns_by_op[0] = 5'000'000'000;
+  a.counters.latency_buckets[1][3] = 2;  // writes: <= 8 us
+  a.counters.latency_ns_by_op[1] = 12'000;
   PathSnapshot b = a;
   b.path = "198.18.0.6:3260/iqn.x:lab/lun1";
   b.portal = "198.18.0.6:3260";
@@ -82,9 +87,17 @@ TEST_CASE("families: counters, one-hot states, cumulative latency buckets") {
   const std::string b =
       "device=\"naa.6589cfc000000abc\",path=\"198.18.0.6:3260/iqn.x:lab/lun1\","
       "portal=\"198.18.0.6:3260\"";
-  CHECK(Has(text, "mpio_path_reads_total{" + a + "} 10\n"));
-  CHECK(Has(text, "mpio_path_read_bytes_total{" + a + "} 40960\n"));
-  CHECK(Has(text, "mpio_path_writes_total{" + a + "} 2\n"));
+  CHECK(Has(text, "mpio_path_ios_total{" + a + ",op=\"read\"} 10\n"));
+  CHECK(Has(text, "mpio_path_ios_total{" + a + ",op=\"write\"} 2\n"));
+  CHECK(Has(text, "mpio_path_ios_total{" + a + ",op=\"other\"} 1\n"));
+  CHECK(Has(text, "mpio_path_bytes_total{" + a + ",op=\"read\"} 40960\n"));
+  CHECK(Has(text, "mpio_path_bytes_total{" + a + ",op=\"write\"} 0\n"));
+  CHECK(Has(text, "mpio_path_errors_total{" + a + ",kind=\"scsi\"} 2\n"));
+  CHECK(Has(text,
+            "mpio_path_errors_total{" + a + ",kind=\"protocol\"} 0\n"));
+  CHECK(Has(text,
+            "mpio_device_failovers_total{device=\"naa.6589cfc000000abc\"} "
+            "3\n"));
   CHECK(Has(text, "mpio_path_failures_total{" + b + "} 4\n"));
   CHECK(Has(text, "mpio_path_inflight{" + a + "} 3\n"));
   CHECK(Has(text, "mpio_path_state{" + a + ",state=\"active\"} 1\n"));
@@ -96,17 +109,20 @@ TEST_CASE("families: counters, one-hot states, cumulative latency buckets") {
   CHECK(Has(text, "mpio_path_alua_state{" + b + ",state=\"n/a\"} 0\n"));
   // Bucket i is le=2^i us; counts are cumulative; the last one is +Inf.
   CHECK(Has(text,
-            "mpio_path_latency_seconds_bucket{" + a + ",le=\"1e-06\"} 1\n"));
+            "mpio_path_latency_seconds_bucket{" + a + ",op=\"read\",le=\"1e-06\"} 1\n"));
   CHECK(Has(text,
-            "mpio_path_latency_seconds_bucket{" + a + ",le=\"6.4e-05\"} 1\n"));
+            "mpio_path_latency_seconds_bucket{" + a + ",op=\"read\",le=\"6.4e-05\"} 1\n"));
   CHECK(Has(text, "mpio_path_latency_seconds_bucket{" + a +
-                      ",le=\"0.000128\"} 11\n"));
+                      ",op=\"read\",le=\"0.000128\"} 11\n"));
   CHECK(Has(text, "mpio_path_latency_seconds_bucket{" + a +
-                      ",le=\"4.194304\"} 11\n"));
+                      ",op=\"read\",le=\"4.194304\"} 11\n"));
   CHECK(Has(text,
-            "mpio_path_latency_seconds_bucket{" + a + ",le=\"+Inf\"} 12\n"));
-  CHECK(Has(text, "mpio_path_latency_seconds_count{" + a + "} 12\n"));
-  CHECK(Has(text, "mpio_path_latency_seconds_sum{" + a + "} 5\n"));
+            "mpio_path_latency_seconds_bucket{" + a + ",op=\"read\",le=\"+Inf\"} 12\n"));
+  CHECK(Has(text, "mpio_path_latency_seconds_count{" + a + ",op=\"read\"} 12\n"));
+  CHECK(Has(text, "mpio_path_latency_seconds_sum{" + a + ",op=\"read\"} 5\n"));
+  CHECK(Has(text, "mpio_path_latency_seconds_count{" + a + ",op=\"write\"} 2\n"));
+  CHECK(Has(text, "mpio_path_latency_seconds_bucket{" + a +
+                      ",op=\"write\",le=\"8e-06\"} 2\n"));
   CHECK(Has(text,
             "mpio_device_paths{device=\"naa.6589cfc000000abc\",state="
             "\"active\"} 1\n"));
@@ -127,7 +143,7 @@ TEST_CASE("families: counters, one-hot states, cumulative latency buckets") {
             "vendor=\"TrueNAS\",model=\"iSCSI Disk\"} 1\n"));
   CHECK(Has(text, "mpio_devices 1\n"));
   CHECK(Has(text, "# TYPE mpio_path_latency_seconds histogram\n"));
-  CHECK(Has(text, "# TYPE mpio_path_reads_total counter\n"));
+  CHECK(Has(text, "# TYPE mpio_path_ios_total counter\n"));
 }
 
 TEST_CASE("families pass promtool check metrics, also when empty") {

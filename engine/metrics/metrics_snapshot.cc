@@ -15,6 +15,7 @@ MetricsSnapshot TakeSnapshot(const std::vector<MultipathDevice*>& devices) {
     ds.size_bytes = d->geometry().size_bytes;
     ds.usable_paths = d->usable_paths();
     ds.queued_ios = d->queued_no_path();
+    ds.failovers = d->failovers();
     ds.lost = d->lost();
     for (const auto& p : d->paths()) {
       if (!p) continue;

@@ -39,6 +39,7 @@ struct DeviceSnapshot {
   uint64_t size_bytes = 0;
   uint64_t usable_paths = 0;
   uint64_t queued_ios = 0;
+  uint64_t failovers = 0;
   bool lost = false;
   std::array<uint64_t, kAllPathStates.size()> paths_by_state = {};
 };

@@ -100,6 +100,11 @@ void Path::Connect() {
 void Path::OnConnected(const absl::Status& s) {
   if (!s.ok()) {
     counters_.failures++;
+    // A refused login (CHAP, ACL) needs someone to act: retrying fast only
+    // floods the target's log. Go straight to the slowest retry interval,
+    // so a fixed secret is still picked up within reconnect_max.
+    if (absl::IsUnauthenticated(s) || absl::IsPermissionDenied(s))
+      attempt_ = std::max(attempt_, 10);
     reason_ = std::string(s.message());
     if (session_) Retire(std::move(session_));
     SetState(PathState::kDead, std::string(s.message()));
@@ -276,10 +281,12 @@ void Path::RecordCompletion(bool write, uint64_t bytes, uint64_t latency_ns) {
   }
   counters_.completed++;
   counters_.latency_ns_sum += latency_ns;
+  const int op = write ? 1 : 0;
+  counters_.latency_ns_by_op[op] += latency_ns;
   uint64_t us = latency_ns / 1000;
   int b = 0;
   while (b < PathCounters::kBuckets - 1 && (1ull << b) < us) b++;
-  counters_.latency_buckets[b]++;
+  counters_.latency_buckets[op][b]++;
 }
 
 }  // namespace mpio

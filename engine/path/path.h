@@ -55,16 +55,20 @@ struct PathPolicy {
 struct PathCounters {
   uint64_t reads = 0, writes = 0, others = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
-  uint64_t errors = 0;          // commands that ended in error on this path
+  uint64_t errors = 0;          // commands that ended in error on this path:
+  uint64_t scsi_errors = 0;     //   the target answered with an error status
+  uint64_t protocol_errors = 0; //   libiscsi reported a protocol error
   uint64_t redriven = 0;        // I/Os moved off this path when it failed
   uint64_t failures = 0;        // times the path died
   uint64_t latency_ns_sum = 0;  // over completed reads+writes
   uint64_t completed = 0;
   uint64_t inflight = 0;
   uint64_t inflight_bytes = 0;
-  // Latency histogram, exponential buckets: [i] counts <= 2^i microseconds.
+  // Latency histograms by op ([0] reads, [1] writes), exponential buckets:
+  // [op][i] counts <= 2^i microseconds.
   static constexpr int kBuckets = 24;
-  uint64_t latency_buckets[kBuckets] = {};
+  uint64_t latency_ns_by_op[2] = {};
+  uint64_t latency_buckets[2][kBuckets] = {};
 };
 
 class Path {

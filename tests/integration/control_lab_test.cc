@@ -243,9 +243,9 @@ TEST_CASE("control socket and /metrics on a two-path tgtd lab") {
         FindPath(Ok(sock, {{"cmd", "path.list"}}), p1)["name"]
             .get<std::string>() +
         "\",portal=\"" + p1 + "\"";
-    CHECK(body.find("mpio_path_reads_total{" + labels1 + "} ") !=
+    CHECK(body.find("mpio_path_ios_total{" + labels1 + ",op=\"read\"} ") !=
           std::string::npos);
-    CHECK(body.find("mpio_path_reads_total{" + labels1 + "} 0\n") ==
+    CHECK(body.find("mpio_path_ios_total{" + labels1 + ",op=\"read\"} 0\n") ==
           std::string::npos);
     CHECK(body.find("mpio_path_state{" + labels1 + ",state=\"active\"} 1") !=
           std::string::npos);

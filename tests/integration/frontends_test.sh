@@ -125,7 +125,7 @@ assert all(p[\"reads\"] + p[\"writes\"] > 0 for p in paths), paths'"
 curl -sf "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.txt"
 check "/metrics passes promtool check metrics" bash -c "promtool check metrics <'$work/metrics.txt'"
 check "/metrics has per-path read counters for every path" bash -c "
-  [ \$(grep -c '^mpio_path_reads_total{' '$work/metrics.txt') -ge $LAB_PATHS ]"
+  [ \$(grep -c '^mpio_path_ios_total{.*op=\"read\"' '$work/metrics.txt') -ge $LAB_PATHS ]"
 
 # ---- Prometheus: per-path rates over the workload above, state changes
 cat >"$work/promql.py" <<'PY'
@@ -137,7 +137,7 @@ def query(port, expr):
     return json.loads(out)['data']['result']
 port, mode, arg = sys.argv[1], sys.argv[2], sys.argv[3]
 if mode == 'rates':  # arg: number of paths
-    res = query(port, 'rate(mpio_path_read_bytes_total[1m]) > 0')
+    res = query(port, 'rate(mpio_path_bytes_total{op="read"}[1m]) > 0')
     assert len({r['metric']['path'] for r in res}) == int(arg), res
 else:  # arg: portal whose state must have left active and come back
     sel = 'mpio_path_state{state="active",portal="%s"}[40s]' % arg
