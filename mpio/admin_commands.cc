@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "mpio/control_client.h"
 #include "mpio/format.h"
+#include "mpio/json_fields.h"
 
 namespace mpio::cli {
 namespace {
@@ -28,52 +29,6 @@ constexpr int kExitUsage = 2;
 constexpr const char* kExitHelp =
     "\nExit status: 0 done, 1 the daemon refused or could not be reached, 2 "
     "bad arguments.";
-
-// Field readers that never throw, whatever the daemon sent.
-std::string Str(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
-uint64_t Num(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  if (it == j.end()) return 0;
-  if (it->is_number_unsigned()) return it->get<uint64_t>();
-  if (it->is_number_integer())
-    return static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()));
-  if (it->is_number_float())
-    return static_cast<uint64_t>(std::max(0.0, it->get<double>()));
-  return 0;
-}
-
-double Float(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
-}
-
-bool Bool(const json& j, const char* key) {
-  if (!j.is_object()) return false;
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-// The member `key` of `j`, or null; never inserts or throws.
-const json& Field(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
-const json& Array(const json& j) {
-  static const json kEmpty = json::array();
-  return j.is_array() ? j : kEmpty;
-}
 
 std::string Dump(const json& j) {
   return j.dump(2, ' ', false, json::error_handler_t::replace);

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "mpio/control_client.h"
 #include "mpio/format.h"
+#include "mpio/json_fields.h"
 
 namespace mpio::cli {
 namespace {
@@ -21,40 +22,6 @@ using nlohmann::json;
 constexpr int kExitClean = 0;
 constexpr int kExitFindings = 1;
 constexpr int kExitDaemon = 3;
-
-// Readers that never throw, whatever the daemon sent.
-std::string Str(const json& j, const char* key) {
-  if (!j.is_object()) return "";
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
-int64_t Int(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
-}
-
-double Float(const json& j, const char* key) {
-  if (!j.is_object()) return 0;
-  auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<double>() : 0.0;
-}
-
-bool Bool(const json& j, const char* key) {
-  if (!j.is_object()) return false;
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() && it->get<bool>();
-}
-
-const json& Array(const json& j, const char* key) {
-  static const json kEmpty = json::array();
-  if (!j.is_object()) return kEmpty;
-  auto it = j.find(key);
-  return it != j.end() && it->is_array() ? *it : kEmpty;
-}
 
 std::string Secs(double s) {
   if (s < 0) return "queue";
@@ -68,7 +35,7 @@ void PrintDeviceFacts(const json& d) {
   std::vector<std::vector<std::string>> rows = {
       {"  PATH", "PORTAL", "STATE", "IFACE", "LOCAL", "NETWORK", "MTU", "MSS",
        "BOUND", "CHAP"}};
-  for (const json& p : Array(d, "paths")) {
+  for (const json& p : Array(Field(d, "paths"))) {
     const bool up = Bool(p, "connected");
     auto known = [up](std::string s) { return up && !s.empty() ? s : "-"; };
     rows.push_back(
@@ -116,8 +83,8 @@ int Run(const std::string& control, bool as_json) {
     }
     return kExitDaemon;
   }
-  const json& findings = Array(*r, "findings");
-  const json& devices = Array(*r, "devices");
+  const json& findings = Array(Field(*r, "findings"));
+  const json& devices = Array(Field(*r, "devices"));
   const int64_t problems = Int(*r, "errors") + Int(*r, "warnings");
   const int rc = devices.empty() || problems > 0 ? kExitFindings : kExitClean;
   if (as_json) {
@@ -132,7 +99,7 @@ int Run(const std::string& control, bool as_json) {
   size_t paths = 0;
   for (const json& d : devices) {
     PrintDeviceFacts(d);
-    paths += Array(d, "paths").size();
+    paths += Array(Field(d, "paths")).size();
   }
   std::cout << "\n";
   for (const json& f : findings) PrintFinding(f);

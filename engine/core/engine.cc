@@ -255,6 +255,7 @@ void Engine::Shutdown() {
   reactor_->RunSync([&] {
     absl::MutexLock lock(&mu_);
     for (auto& d : devices_) {
+      d->BeginShutdown();
       if (!d->fence()) continue;
       for (auto& p : d->paths()) {
         if (!p) continue;

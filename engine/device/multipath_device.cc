@@ -708,8 +708,15 @@ void MultipathDevice::RunFence(uint32_t dead) {
       });
 }
 
+void MultipathDevice::BeginShutdown() { shutting_down_ = true; }
+
 void MultipathDevice::PrepareActivation(
     Path* path, std::function<void(absl::Status)> done) {
+  if (shutting_down_) {
+    // The engine is giving its keys back: a path that logged in just now
+    // must not register one after that.
+    return done(absl::CancelledError("the engine is shutting down"));
+  }
   if (!fence_) return done(absl::OkStatus());
   const uint32_t i = path->index();
   if (i < fence_running_.size() && fence_running_[i]) {
@@ -729,6 +736,7 @@ void MultipathDevice::FenceFinished(uint32_t dead) {
   if (dead >= waiting_activation_.size() || !waiting_activation_[dead]) return;
   auto done = std::move(waiting_activation_[dead]);
   waiting_activation_[dead] = nullptr;
+  if (shutting_down_) return done(absl::CancelledError("the engine is shutting down"));
   fence_->RegisterPath(paths_[dead].get(), std::move(done));
 }
 

@@ -83,6 +83,9 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   bool lost() const { return lost_; }
   const std::deque<DeviceEvent>& events() const { return events_; }
   void AddEvent(std::string text);
+  // No path becomes active (or registers a reservation key) from now on;
+  // the engine calls it before it unregisters the keys at shutdown.
+  void BeginShutdown();
   // Sets or clears the preferred path (FIXED fails back to it).
   absl::Status SetPreferred(const std::string& path);
 
@@ -141,6 +144,7 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   uint32_t max_write_same_blocks_;
   bool lost_ = false;
   uint64_t failovers_ = 0;
+  bool shutting_down_ = false;
 
   std::vector<std::unique_ptr<Path>> paths_;
   std::vector<mpio_psp_path> views_;  // indexed by path index
