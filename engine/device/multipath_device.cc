@@ -833,6 +833,66 @@ void MultipathDevice::OnPathChanged(Path* path, const std::string& reason) {
       }
     }
   }
+  MaybeActivateGroup();
+}
+
+// Explicit ALUA: with no active/optimized path left but a logged-in path
+// whose port group is non-optimized or standby, ask the array (SET TARGET
+// PORT GROUPS, built by the SATP, which also decides whether the array
+// allows it) to make that group active/optimized, then re-probe. At most one
+// request at a time and one per 5 s, so a refusing array is not hammered.
+void MultipathDevice::MaybeActivateGroup() {
+  if (!satp_ || !satp_->ops().activate_command || activation_running_ ||
+      shutting_down_ || lost_) {
+    return;
+  }
+  const uint64_t now = Reactor::NowNs();
+  if (last_activation_ns_ != 0 && now - last_activation_ns_ < 5'000'000'000ull)
+    return;
+  Path* candidate = nullptr;
+  for (auto& p : paths_) {
+    if (!p || p->state() != PathState::kActive || !p->session() ||
+        !p->session()->logged_in()) {
+      continue;
+    }
+    const int a = p->alua_state();
+    if (a == MPIO_ALUA_NONE || a == MPIO_ALUA_ACTIVE_OPTIMIZED) return;
+    if (a != MPIO_ALUA_ACTIVE_NON_OPTIMIZED && a != MPIO_ALUA_STANDBY) continue;
+    if (p->target_port_group() < 0) continue;
+    // Non-optimized before standby; the preferred path's group first.
+    if (candidate == nullptr ||
+        (a == MPIO_ALUA_ACTIVE_NON_OPTIMIZED &&
+         candidate->alua_state() != MPIO_ALUA_ACTIVE_NON_OPTIMIZED) ||
+        (a == candidate->alua_state() && p->preferred() &&
+         !candidate->preferred())) {
+      candidate = p.get();
+    }
+  }
+  if (candidate == nullptr) return;
+  mpio_scsi_cdb cdb{};
+  const int32_t tpg = candidate->target_port_group();
+  if (satp_->ops().activate_command(satp_->get(), tpg, &cdb) == 0) return;
+  activation_running_ = true;
+  last_activation_ns_ = now;
+  AddEvent(absl::StrCat("no active/optimized path: asking the array to make "
+                        "target port group ",
+                        tpg, " active/optimized via ", candidate->name(),
+                        " (SET TARGET PORT GROUPS)"));
+  std::vector<uint8_t> out;
+  if (cdb.data_direction == 2)
+    out.assign(cdb.data,
+               cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
+  RunCommand(candidate->session(), cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
+             static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len,
+             std::move(out), [this, tpg](const CommandOutcome& o) {
+               activation_running_ = false;
+               // Cancelled: the path (or the device) is going away.
+               if (o.kind != ScsiResult::Kind::kStatus) return;
+               AddEvent(absl::StrCat("SET TARGET PORT GROUPS for group ", tpg,
+                                     o.good() ? ": done"
+                                              : ": refused: " + o.Describe()));
+               ReprobeAll();
+             });
 }
 
 absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {

@@ -127,6 +127,7 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   void CheckNoPathQueue();
   void ProbeSatp(Path* path);
   void ReprobeAll();
+  void MaybeActivateGroup();
   void FailEverything(const absl::Status& s);
   void HoldForFence(Io* io, uint32_t dead_path);
   void RunFence(uint32_t dead_path);
@@ -145,6 +146,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   bool lost_ = false;
   uint64_t failovers_ = 0;
   bool shutting_down_ = false;
+  bool activation_running_ = false;  // a SET TARGET PORT GROUPS in flight
+  uint64_t last_activation_ns_ = 0;
 
   std::vector<std::unique_ptr<Path>> paths_;
   std::vector<mpio_psp_path> views_;  // indexed by path index

@@ -236,6 +236,21 @@ assert p1["alua_state"] == "active/optimized" and p2["alua_state"] == "active/op
   check "both optimized again: reads on both paths ($before -> $after)" python3 -c "
 b = list(map(int, '$before'.split())); a = list(map(int, '$after'.split()))
 assert a[0] > b[0] and a[1] > b[1], (b, a)"
+  # Explicit ALUA: with no optimized group left, the engine itself asks the
+  # array (SET TARGET PORT GROUPS) to make a group active/optimized.
+  check "lab: both port groups active/non-optimized" bash -c "
+    bash '$lab' fault --name '$MPIO_LAB' --path 1 alua-an &&
+    bash '$lab' fault --name '$MPIO_LAB' --path 2 alua-an"
+  activated() {
+    "$MPIO_BIN" events --device 0 >"$work/out" 2>&1
+    grep -q 'no active/optimized path: asking the array to make target port group' "$work/out" &&
+      grep -q 'SET TARGET PORT GROUPS for group [0-9]*: done' "$work/out"
+  }
+  for _ in $(seq 1 80); do activated && break; sleep 0.5; done
+  check "no optimized path left: the engine sends SET TARGET PORT GROUPS, the array takes it" activated
+  check "... and a path is active/optimized again" wait_for 20 '
+assert "active/optimized" in (p1["alua_state"], p2["alua_state"]), (p1, p2)
+assert p1["usable"] or p2["usable"], (p1, p2)'
   "$MPIO_BIN" events --device 0 >"$work/out" 2>&1
   check "events record the state change of path 1" \
     grep -q "$LAB_PORTAL_1.*TPG 1 active/non-optimized" "$work/out"
