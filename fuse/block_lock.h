@@ -22,7 +22,7 @@
 
 #include <cstdint>
 
-#include "absl/synchronization/mutex.h"
+#include "engine/base/sync.h"
 
 namespace mpio::fuse {
 
@@ -63,7 +63,7 @@ class StripedBlockLock {
   int StripeOf(uint64_t block) const;
 
   uint64_t blocks_per_chunk_;
-  absl::Mutex stripes_[kStripes];
+  SharedMutex stripes_[kStripes];
 };
 
 }  // namespace mpio::fuse

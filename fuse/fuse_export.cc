@@ -41,10 +41,11 @@ struct FuseExport::ExportedFile {
   // Requests using `io` right now; RemoveDevice() waits for zero.
   std::atomic<int> inflight{0};
   std::atomic<bool> removed{false};
-  absl::Mutex drain_mu;  // wakes RemoveDevice() when inflight drops
+  Mutex drain_mu;  // with `drained`: wakes RemoveDevice() when inflight drops
+  CondVar drained;
 
   // chmod/chown/utimens results; kept so `ls -l` shows what was set.
-  absl::Mutex attr_mu;
+  Mutex attr_mu;
   mode_t mode ABSL_GUARDED_BY(attr_mu);
   uid_t uid ABSL_GUARDED_BY(attr_mu);
   gid_t gid ABSL_GUARDED_BY(attr_mu);
@@ -102,8 +103,10 @@ struct FuseCallbacks {
     }
     ~IoScope() {
       if (f_->inflight.fetch_sub(1) == 1 && f_->removed.load()) {
-        // The unlock re-evaluates RemoveDevice()'s wait condition.
-        absl::MutexLock lock(&f_->drain_mu);
+        // Under the mutex, so RemoveDevice() is either still before its
+        // check of inflight or already waiting.
+        MutexLock lock(&f_->drain_mu);
+        f_->drained.SignalAll();
       }
     }
     bool live() const { return live_; }
@@ -131,7 +134,7 @@ struct FuseCallbacks {
   }
 
   static void FillFile(File* f, struct stat* st) {
-    absl::MutexLock lock(&f->attr_mu);
+    MutexLock lock(&f->attr_mu);
     st->st_mode = S_IFREG | f->mode;
     st->st_nlink = 1;
     st->st_uid = f->uid;
@@ -186,7 +189,7 @@ struct FuseCallbacks {
     FuseExport* self = Self();
     std::vector<std::string> names;
     {
-      absl::ReaderMutexLock lock(&self->mu_);
+      ReaderMutexLock lock(&self->mu_);
       for (const auto& [name, file] : self->files_) names.push_back(name);
     }
     filler(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
@@ -211,7 +214,7 @@ struct FuseCallbacks {
     auto* handle = new Handle{std::move(f)};
     {
       FuseExport* self = Self();
-      absl::MutexLock lock(&self->handles_mu_);
+      MutexLock lock(&self->handles_mu_);
       self->handles_.insert(handle);
     }
     fi->fh = reinterpret_cast<uint64_t>(handle);
@@ -227,7 +230,7 @@ struct FuseCallbacks {
     auto* handle = reinterpret_cast<Handle*>(fi->fh);
     {
       FuseExport* self = Self();
-      absl::MutexLock lock(&self->handles_mu_);
+      MutexLock lock(&self->handles_mu_);
       self->handles_.erase(handle);
     }
     delete handle;
@@ -308,7 +311,7 @@ struct FuseCallbacks {
     std::shared_ptr<File> f = Resolve(path, fi);
     if (f == nullptr)
       return path && std::strcmp(path, "/") == 0 ? -EPERM : -ENOENT;
-    absl::MutexLock lock(&f->attr_mu);
+    MutexLock lock(&f->attr_mu);
     f->mode = mode & 07777;
     f->ctime = Now();
     return 0;
@@ -319,7 +322,7 @@ struct FuseCallbacks {
     std::shared_ptr<File> f = Resolve(path, fi);
     if (f == nullptr)
       return path && std::strcmp(path, "/") == 0 ? -EPERM : -ENOENT;
-    absl::MutexLock lock(&f->attr_mu);
+    MutexLock lock(&f->attr_mu);
     if (uid != static_cast<uid_t>(-1)) f->uid = uid;
     if (gid != static_cast<gid_t>(-1)) f->gid = gid;
     f->ctime = Now();
@@ -335,7 +338,7 @@ struct FuseCallbacks {
       if (t.tv_nsec == UTIME_OMIT) return;
       field = t.tv_nsec == UTIME_NOW ? now : t;
     };
-    absl::MutexLock lock(&f->attr_mu);
+    MutexLock lock(&f->attr_mu);
     if (tv == nullptr) {
       f->atime = f->mtime = now;
     } else {
@@ -351,7 +354,7 @@ struct FuseCallbacks {
     std::memset(st, 0, sizeof(*st));
     uint64_t bytes = 0, files = 0;
     {
-      absl::ReaderMutexLock lock(&self->mu_);
+      ReaderMutexLock lock(&self->mu_);
       for (const auto& [name, file] : self->files_) {
         bytes += file->io.size();
         ++files;
@@ -458,7 +461,7 @@ absl::StatusOr<std::unique_ptr<FuseExport>> FuseExport::Mount(
             : ""));
   }
   {
-    absl::MutexLock lock(&self->unmount_mu_);
+    MutexLock lock(&self->unmount_mu_);
     self->mounted_ = true;
   }
   struct ::fuse* f = self->fuse_;
@@ -488,7 +491,7 @@ FuseExport::~FuseExport() { Unmount(); }
 
 void FuseExport::Unmount() {
   {
-    absl::MutexLock lock(&unmount_mu_);
+    MutexLock lock(&unmount_mu_);
     if (!mounted_) return;
     mounted_ = false;
   }
@@ -521,7 +524,7 @@ void FuseExport::Unmount() {
   fuse_destroy(fuse_);
   fuse_ = nullptr;
   // The loop is gone, so nothing uses these any more.
-  absl::MutexLock lock(&handles_mu_);
+  MutexLock lock(&handles_mu_);
   for (Handle* h : handles_) delete h;
   handles_.clear();
 }
@@ -539,7 +542,7 @@ void FuseExport::AbortOrWait() {
 void FuseExport::Invalidate(absl::string_view file_name) {
   // Under unmount_mu_, so that Unmount() cannot free fuse_ meanwhile. The
   // result is ignored: ENOENT only means the kernel had nothing cached.
-  absl::MutexLock lock(&unmount_mu_);
+  MutexLock lock(&unmount_mu_);
   if (!mounted_) return;
   fuse_invalidate_path(fuse_, absl::StrCat("/", file_name).c_str());
 }
@@ -548,7 +551,7 @@ std::shared_ptr<FuseExport::ExportedFile> FuseExport::Find(
     absl::string_view path) const {
   if (path.empty() || path[0] != '/') return nullptr;
   path.remove_prefix(1);
-  absl::ReaderMutexLock lock(&mu_);
+  ReaderMutexLock lock(&mu_);
   auto it = files_.find(path);
   return it == files_.end() ? nullptr : it->second;
 }
@@ -566,7 +569,7 @@ absl::Status FuseExport::AddDevice(std::string file_name, BlockDevice* device) {
         g.name, g.block_size, g.size_bytes));
   }
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (files_.count(file_name) != 0) {
       return absl::AlreadyExistsError(absl::StrFormat(
           "%s/%s is exported already; remove it first", dir_, file_name));
@@ -582,7 +585,7 @@ absl::Status FuseExport::AddDevice(std::string file_name, BlockDevice* device) {
 absl::Status FuseExport::RemoveDevice(absl::string_view file_name) {
   std::shared_ptr<ExportedFile> file;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = files_.find(file_name);
     if (it == files_.end()) {
       return absl::NotFoundError(
@@ -592,9 +595,10 @@ absl::Status FuseExport::RemoveDevice(absl::string_view file_name) {
     files_.erase(it);
   }
   file->removed.store(true);
-  file->drain_mu.LockWhen(absl::Condition(
-      +[](ExportedFile* f) { return f->inflight.load() == 0; }, file.get()));
-  file->drain_mu.Unlock();
+  {
+    MutexLock lock(&file->drain_mu);
+    while (file->inflight.load() != 0) file->drained.Wait(&file->drain_mu);
+  }
   Invalidate(file_name);
   return absl::OkStatus();
 }

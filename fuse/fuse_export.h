@@ -47,7 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "engine/base/sync.h"
 #include "engine/device/block_device.h"
 
 struct fuse;
@@ -114,15 +114,15 @@ class FuseExport {
   struct ::fuse* fuse_ = nullptr;
   std::thread loop_thread_;
 
-  absl::Mutex unmount_mu_;
+  Mutex unmount_mu_;
   bool mounted_ ABSL_GUARDED_BY(unmount_mu_) = false;
 
   // Open handles: freed at release, or at Unmount() for files the kernel
   // never released (connection aborted while they were open).
-  absl::Mutex handles_mu_;
+  Mutex handles_mu_;
   std::unordered_set<Handle*> handles_ ABSL_GUARDED_BY(handles_mu_);
 
-  mutable absl::Mutex mu_;
+  mutable SharedMutex mu_;
   std::map<std::string, std::shared_ptr<ExportedFile>, std::less<>> files_
       ABSL_GUARDED_BY(mu_);
 };

@@ -1,16 +1,16 @@
 #include "fuse/io_waiter.h"
 
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 
 namespace mpio::fuse {
 namespace {
 
 struct Waiter {
   absl::Status status;
-  // absl::Notification's destructor waits for a concurrent Notify() to leave
-  // its critical section, so the waiter may go out of scope the moment
-  // WaitForNotification() returns, even when `done` ran on another thread.
-  absl::Notification notification;
+  // Notify() runs under the Notification's mutex, so the waiter may go out
+  // of scope the moment WaitForNotification() returns, even when `done` ran
+  // on another thread.
+  Notification notification;
 };
 
 void OnDone(IoRequest* request, const absl::Status& status) {

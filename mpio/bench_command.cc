@@ -16,10 +16,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "bench/fio_job.h"
 #include "bench/report.h"
 #include "bench/workload.h"
+#include "engine/base/sync.h"
 #include "mpio/format.h"
 #include "mpio/target_options.h"
 #include "nbd/server.h"
@@ -106,10 +106,10 @@ absl::Status CheckLooksEmpty(BlockDevice* dev) {
     r.length = buf.size();
     r.iov = &iov;
     r.iovcnt = 1;
-    absl::Notification done;
+    Notification done;
     absl::Status status;
     struct Ctx {
-      absl::Notification* n;
+      Notification* n;
       absl::Status* s;
     } ctx{&done, &status};
     r.user = &ctx;

@@ -89,8 +89,12 @@ int RunMount(const MountArgs& a) {
   const std::string log = state + "/serve.log";
   const std::string control = state + "/control.sock";
 
+  // --log-file caps the log (it lives in /run, a small tmpfs); stdout and
+  // stderr still go to the same file for what bypasses the logger (a crash
+  // report).
   std::vector<std::string> argv = {"/proc/self/exe", "serve",     "--fuse",
-                                   state + "/fuse",  "--control", control};
+                                   state + "/fuse",  "--control", control,
+                                   "--log-file",     log};
   for (const auto& p : a.target.portals)
     argv.insert(argv.end(), {"--portal", p});
   if (!a.target.target.empty())

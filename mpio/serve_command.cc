@@ -22,6 +22,7 @@ struct ServeArgs {
   std::string metrics;
   std::string control;
   std::string log_level;
+  std::string log_file;
   double no_path_retry_s = -1;
 };
 
@@ -63,6 +64,7 @@ absl::StatusOr<DaemonConfig> BuildConfig(const ServeArgs& a) {
   }
   if (!a.control.empty()) c.control_socket = a.control;
   if (!a.log_level.empty()) c.log_level = a.log_level;
+  if (!a.log_file.empty()) c.log_file = a.log_file;
   if (a.no_path_retry_s >= 0)
     c.engine.device.no_path_retry = absl::Seconds(a.no_path_retry_s);
   if (c.targets.empty()) {
@@ -87,6 +89,16 @@ int RunServe(const ServeArgs& a) {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  if (!config->log_file.empty()) {
+    absl::Status s =
+        SetLogFile(config->log_file,
+                   static_cast<uint64_t>(config->log_max_file_mib) << 20);
+    if (!s.ok()) {
+      std::cerr << "mpio serve: " << s.message()
+                << " (give a writable --log-file, or none for stderr)\n";
+      return 2;
+    }
+  }
 
   Daemon daemon;
   absl::Status started = daemon.Start(*config);
@@ -100,6 +112,8 @@ int RunServe(const ServeArgs& a) {
     int sig = 0;
     sigwait(&set, &sig);
     if (sig == SIGHUP) {
+      // After an outside rotation (logrotate moves the file, then HUPs).
+      RequestLogReopen();
       if (a.config_file.empty()) {
         Log(LogLevel::kInfo, "SIGHUP: no --config file to reload");
         continue;
@@ -153,6 +167,9 @@ void AddServeCommand(CLI::App* app) {
       "Control socket (default /run/mpio/control.sock, or $MPIO_CONTROL)");
   cmd->add_option("--log-level", args->log_level, "error | warn | info | debug")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  cmd->add_option("--log-file", args->log_file,
+                  "Log to this file instead of stderr; it is moved to FILE.1 "
+                  "at [log] max_file_mib (default 16) and reopened on SIGHUP");
   cmd->add_option("--no-path-retry", args->no_path_retry_s,
                   "Seconds to queue I/O when all paths are down before failing "
                   "it (default 30)");

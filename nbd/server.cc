@@ -695,7 +695,7 @@ bool NbdServer::Catalog::Find(absl::string_view name,
 std::vector<nbd::ExportInfo> NbdServer::Catalog::List() const {
   std::vector<std::shared_ptr<Export>> exports;
   {
-    absl::MutexLock lock(&server_->mu_);
+    MutexLock lock(&server_->mu_);
     for (const auto& [name, e] : server_->exports_) exports.push_back(e);
   }
   std::vector<nbd::ExportInfo> out;
@@ -748,7 +748,7 @@ absl::Status NbdServer::AddExport(std::string name, BlockDevice* device,
     return absl::InvalidArgumentError(absl::StrCat(
         "nbd export '", name, "': description longer than 4096 bytes"));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (size_t i = 0; i < names.size(); i++) {
     const std::string& n = names[i];
     if (exports_.count(n) != 0 || aliases_.count(n) != 0 ||
@@ -770,7 +770,7 @@ absl::Status NbdServer::AddExport(std::string name, BlockDevice* device,
 
 std::shared_ptr<NbdServer::Export> NbdServer::FindExport(
     absl::string_view name) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return FindExportLocked(name);
 }
 
@@ -798,7 +798,7 @@ absl::Status NbdServer::RemoveExport(absl::string_view name) {
   }
   std::shared_ptr<Export> e;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = exports_.find(std::string(name));
     if (it == exports_.end()) {
       return absl::NotFoundError(absl::StrCat("nbd: no export named '", name,

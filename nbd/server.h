@@ -46,8 +46,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/base/sync.h"
 #include "engine/device/block_device.h"
 #include "engine/reactor/reactor.h"
 #include "nbd/handshake.h"
@@ -137,7 +137,7 @@ class NbdServer {
   const NbdServerOptions options_;
   Catalog catalog_{this};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, std::shared_ptr<Export>> exports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> aliases_ ABSL_GUARDED_BY(mu_);
   uint64_t next_export_seq_ ABSL_GUARDED_BY(mu_) = 0;

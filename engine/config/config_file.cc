@@ -60,7 +60,7 @@ constexpr absl::string_view kNbdKeys[] = {"unix", "tcp", "allow_remote"};
 constexpr absl::string_view kFuseKeys[] = {"dir", "allow_other"};
 constexpr absl::string_view kMetricsKeys[] = {"listen"};
 constexpr absl::string_view kControlKeys[] = {"socket"};
-constexpr absl::string_view kLogKeys[] = {"level"};
+constexpr absl::string_view kLogKeys[] = {"level", "file", "max_file_mib"};
 
 // DeviceOptions::fence (engine/device/multipath_device.h).
 constexpr absl::string_view kFences[] = {"auto", "reservation", "reset",
@@ -504,6 +504,9 @@ void Parser::Control(TableReader& r) {
 void Parser::Log(TableReader& r) {
   r.CheckKeys(kLogKeys);
   r.ReadChoice("level", kLogLevels, &config_.log_level);
+  std::string file;
+  if (r.ReadString("file", &file)) config_.log_file = ResolvePath(file);
+  r.ReadInt("max_file_mib", 1, 4096, &config_.log_max_file_mib);
 }
 
 std::string Parser::ResolvePath(const std::string& path) const {

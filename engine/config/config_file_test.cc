@@ -199,7 +199,7 @@ TEST_CASE("every key lands in its field (values unlike any default)") {
       "checker_interval = \"7s\"\n"
       "discovery_timeout = \"11s\"\n"
       "plugin_dirs = [\"/a\", \"/b\"]\n"
-      "[log]\nlevel = \"DEBUG\"\n"
+      "[log]\nlevel = \"DEBUG\"\nfile = \"/var/log/x.log\"\nmax_file_mib = 3\n"
       "[nbd]\nallow_remote = true\ntcp = \"[::1]:10809\"\nunix = "
       "\"/tmp/n.sock\"\n"
       "[fuse]\ndir = \"/mnt/mpio\"\nallow_other = true\n"
@@ -225,6 +225,8 @@ TEST_CASE("every key lands in its field (values unlike any default)") {
   CHECK(e.discovery_timeout == absl::Seconds(11));
   CHECK(e.plugin_dirs == std::vector<std::string>{"/a", "/b"});
   CHECK(c.log_level == "debug");
+  CHECK(c.log_file == "/var/log/x.log");
+  CHECK(c.log_max_file_mib == 3);
   CHECK(c.nbd_allow_remote);
   CHECK(c.nbd_tcp == "[::1]:10809");
   CHECK(c.nbd_unix == "/tmp/n.sock");
@@ -273,9 +275,9 @@ TEST_CASE("unknown keys are errors listing the table's valid keys") {
   CHECK(Contains(e, "plugin_dirs"));
 
   e = ErrorOf("[log]\nlevel = \"info\"\ncolor = true\n");
-  CHECK(
-      e ==
-      "/etc/mpio.toml:3:1: log.color: unknown key; valid keys in [log]: level");
+  CHECK(e ==
+        "/etc/mpio.toml:3:1: log.color: unknown key; valid keys in [log]: "
+        "level, file, max_file_mib");
 
   // The value of an unknown key is never shown: it may be a misspelled secret.
   e = ErrorOf(

@@ -29,6 +29,10 @@ struct DaemonConfig {
   bool metrics_explicit = false;  // set by the config file or --metrics
   std::string control_socket = "/run/mpio/control.sock";
   std::string log_level = "info";  // error, warn, info, debug
+  // Empty: stderr. A file is capped at log_max_file_mib, then moved to
+  // FILE.1, so the log never fills the disk it is on.
+  std::string log_file;
+  int log_max_file_mib = 16;
   std::string source;              // the file it came from, for messages
 };
 

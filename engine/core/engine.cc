@@ -5,7 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 #include "engine/iscsi/discovery.h"
 #include "engine/scsi/cdb.h"
 #include "engine/scsi/report_luns.h"
@@ -251,25 +251,24 @@ void Engine::Shutdown() {
   // Give back the reservation keys (bounded: a dead target cannot hold the
   // shutdown up for more than a few seconds).
   auto pending = std::make_shared<std::atomic<int>>(1);  // 1: the loop below
-  auto released = std::make_shared<absl::Notification>();
+  auto released = std::make_shared<Notification>();
   reactor_->RunSync([&] {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (auto& d : devices_) {
       d->BeginShutdown();
       if (!d->fence()) continue;
-      for (auto& p : d->paths()) {
-        if (!p) continue;
-        (*pending)++;
-        d->mutable_fence()->Unregister(p.get(), [pending, released] {
-          if (--*pending == 0) released->Notify();
-        });
-      }
+      std::vector<Path*> paths;
+      for (auto& p : d->paths()) paths.push_back(p.get());
+      (*pending)++;
+      d->mutable_fence()->ReleaseAll(std::move(paths), [pending, released] {
+        if (--*pending == 0) released->Notify();
+      });
     }
     if (--*pending == 0) released->Notify();
   });
   released->WaitForNotificationWithTimeout(absl::Seconds(3));
   reactor_->RunSync([this] {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     devices_.clear();
   });
   reactor_->Stop();
@@ -294,14 +293,14 @@ uint32_t Engine::IsidFor(const std::string& portal, const std::string& iqn,
 }
 
 std::vector<MultipathDevice*> Engine::devices() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::vector<MultipathDevice*> out;
   for (auto& d : devices_) out.push_back(d.get());
   return out;
 }
 
 MultipathDevice* Engine::FindDevice(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto& d : devices_) {
     if (d->identity() == name) return d.get();
   }
@@ -324,7 +323,7 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
   }
   if (spec.portals.empty())
     return absl::InvalidArgumentError("no portal given");
-  absl::Notification done;
+  Notification done;
   DiscoveryReport result;
   reactor_->Post([&] {
     auto* scan = new TargetScan(
@@ -358,7 +357,7 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
             MultipathDevice* device = nullptr;
             bool fresh = false;
             {
-              absl::MutexLock lock(&mu_);
+              MutexLock lock(&mu_);
               for (auto& d : devices_) {
                 if (d->identity() == identity) device = d.get();
               }
@@ -401,7 +400,7 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
           result = std::move(s->report);
           // `s` owns this very lambda: nothing it captured may be touched
           // after the delete.
-          absl::Notification* finished = &done;
+          Notification* finished = &done;
           delete s;
           finished->Notify();
         });

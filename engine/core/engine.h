@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "engine/base/sync.h"
 #include "engine/claim/claim_rules.h"
 #include "engine/claim/plugin_registry.h"
 #include "engine/device/multipath_device.h"
@@ -100,7 +100,7 @@ class Engine {
   PluginRegistry plugins_;
   std::vector<std::string> plugin_errors_;
   ClaimRules rules_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<std::unique_ptr<MultipathDevice>> devices_ ABSL_GUARDED_BY(mu_);
   std::vector<uint32_t> used_isids_;  // reactor thread
   bool shut_down_ = false;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/base/log.h"
 #include "engine/device/iovec_slice.h"
+#include "engine/scsi/capacity.h"
 #include "engine/scsi/cdb.h"
 #include "engine/scsi/sense.h"
 
@@ -150,8 +151,7 @@ void MultipathDevice::SetPlugins(std::unique_ptr<PluginInstance> satp,
   claim_reason_ = std::move(claim_reason);
   AddEvent(absl::StrCat("claimed: ", claim_reason_));
   RefreshViews();
-  if (reprobe_timer_ == 0 && satp_ && satp_->ops().probe_command &&
-      options_.reprobe_interval > absl::ZeroDuration()) {
+  if (reprobe_timer_ == 0 && options_.reprobe_interval > absl::ZeroDuration()) {
     reprobe_timer_ =
         reactor_->Every(options_.reprobe_interval, [this] { ReprobeAll(); });
   }
@@ -614,6 +614,13 @@ void MultipathDevice::OnIoDone(Io* io, const ScsiResult& r) {
       return;
     case MPIO_ACTION_FAIL_IO:
     default:
+      // LBA OUT OF RANGE for an I/O the engine checked against the exported
+      // size: the LUN shrank under us. Find out and say so.
+      if (auto sense = scsi::ParseSense({r.sense, r.sense_len});
+          sense.ok() && sense->key == scsi::kSenseIllegalRequest &&
+          sense->asc == 0x21 && sense->ascq == 0x00 && p) {
+        CheckCapacity(p);
+      }
       fail_io(v.errno_value);
       return;
   }
@@ -912,13 +919,54 @@ absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {
     AddEvent(absl::StrCat("device back: path ", path->name(),
                           " reports the LUN again"));
   }
-  if (info.capacity.size_bytes() != lun_.capacity.size_bytes()) {
-    AddEvent(absl::StrCat("path ", path->name(), " reports size ",
-                          info.capacity.size_bytes(), ", device has ",
-                          lun_.capacity.size_bytes(),
-                          " (LUN resized?); keeping the device size"));
-  }
+  NoteReportedSize(path->name(), info.capacity.size_bytes());
   return absl::OkStatus();
+}
+
+void MultipathDevice::CheckCapacity(Path* path) {
+  const uint64_t now = Reactor::NowNs();
+  if (path == nullptr || path->session() == nullptr ||
+      capacity_check_running_ || now - last_capacity_check_ns_ < 1000000000)
+    return;
+  capacity_check_running_ = true;
+  last_capacity_check_ns_ = now;
+  const scsi::Cdb cdb = scsi::ReadCapacity16();
+  RunCommand(path->session(), cdb.bytes.data(), cdb.len, DataDirection::kRead,
+             32, {}, [this, name = path->name()](const CommandOutcome& o) {
+               capacity_check_running_ = false;
+               if (!o.good()) return;
+               auto cap = scsi::ParseReadCapacity16(o.data);
+               if (cap.ok()) NoteReportedSize(name, cap->size_bytes());
+             });
+}
+
+void MultipathDevice::NoteReportedSize(const std::string& path_name,
+                                       uint64_t bytes) {
+  const uint64_t exported = lun_.capacity.size_bytes();
+  if (bytes == (reported_size_ ? reported_size_ : exported)) return;
+  reported_size_ = bytes;
+  std::string text;
+  if (bytes < exported) {
+    text = absl::StrCat(
+        "LUN shrank: path ", path_name, " reports ", bytes,
+        " bytes, the device was exported with ", exported,
+        "; reads and writes past byte ", bytes,
+        " fail (EINVAL) and data there is gone from the array. Grow the LUN "
+        "back to at least ",
+        exported, " bytes, or unmount, check the filesystem and export again");
+    Log(LogLevel::kWarn, absl::StrCat("device ", identity_, ": ", text));
+  } else if (bytes > exported) {
+    text = absl::StrCat("LUN grew: path ", path_name, " reports ", bytes,
+                        " bytes; the device keeps its exported ", exported,
+                        " until it is exported again");
+  } else {
+    text = absl::StrCat("LUN size is back to the exported ", exported,
+                        " bytes (path ", path_name, ")");
+  }
+  events_.push_back({Reactor::NowNs(), text});
+  if (events_.size() > kMaxEvents) events_.pop_front();
+  if (bytes >= exported)
+    Log(LogLevel::kInfo, absl::StrCat("device ", identity_, ": ", text));
 }
 
 void MultipathDevice::ProbeSatp(Path* path) {
@@ -965,9 +1013,16 @@ void MultipathDevice::ProbeSatp(Path* path) {
 }
 
 void MultipathDevice::ReprobeAll() {
+  Path* first_active = nullptr;
   for (auto& p : paths_) {
-    if (p && p->state() == PathState::kActive) ProbeSatp(p.get());
+    if (p && p->state() == PathState::kActive) {
+      ProbeSatp(p.get());
+      if (first_active == nullptr) first_active = p.get();
+    }
   }
+  // Arrays need not raise CAPACITY DATA HAS CHANGED (tgtd does not), so the
+  // size is checked with every re-probe, not only on that UA.
+  CheckCapacity(first_active);
 }
 
 }  // namespace mpio

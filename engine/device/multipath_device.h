@@ -80,6 +80,11 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   uint64_t queued_no_path() const { return no_path_queue_.size(); }
   // Paths in service that failed since the device was made.
   uint64_t failovers() const { return failovers_; }
+  // The size the array reported last (READ CAPACITY); the exported size
+  // until a path reports another.
+  uint64_t reported_size_bytes() const {
+    return reported_size_ ? reported_size_ : lun_.capacity.size_bytes();
+  }
   bool lost() const { return lost_; }
   const std::deque<DeviceEvent>& events() const { return events_; }
   void AddEvent(std::string text);
@@ -127,6 +132,12 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   void CheckNoPathQueue();
   void ProbeSatp(Path* path);
   void ReprobeAll();
+  // READ CAPACITY on `path` (at most once a second), then NoteReportedSize.
+  void CheckCapacity(Path* path);
+  // The device keeps the size it was exported with (an NBD client or a
+  // mounted filesystem cannot follow a change); a different size reported
+  // by the array is said once per change, loudly for a shrink.
+  void NoteReportedSize(const std::string& path_name, uint64_t bytes);
   void MaybeActivateGroup();
   void FailEverything(const absl::Status& s);
   void HoldForFence(Io* io, uint32_t dead_path);
@@ -148,6 +159,9 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   bool shutting_down_ = false;
   bool activation_running_ = false;  // a SET TARGET PORT GROUPS in flight
   uint64_t last_activation_ns_ = 0;
+  bool capacity_check_running_ = false;
+  uint64_t last_capacity_check_ns_ = 0;
+  uint64_t reported_size_ = 0;  // last size a path reported; 0: not yet
 
   std::vector<std::unique_ptr<Path>> paths_;
   std::vector<mpio_psp_path> views_;  // indexed by path index

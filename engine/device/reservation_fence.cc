@@ -211,6 +211,40 @@ void ReservationFence::Unregister(Path* path, std::function<void()> done) {
         });
 }
 
+void ReservationFence::ReleaseAll(std::vector<Path*> paths,
+                                  std::function<void()> done) {
+  if (mode_ != Mode::kReservation) return done();
+  std::vector<Path*> live, down;
+  for (Path* p : paths) {
+    if (p == nullptr) continue;
+    (p->session() != nullptr && p->session()->logged_in() ? live : down)
+        .push_back(p);
+  }
+  if (live.empty()) return done();
+  auto unregister_live = [this, live, done] {
+    auto pending = std::make_shared<size_t>(live.size());
+    for (Path* p : live) {
+      Unregister(p, [pending, done] {
+        if (--*pending == 0) done();
+      });
+    }
+  };
+  PreemptDown(live.front(), std::move(down), 0, unregister_live);
+}
+
+void ReservationFence::PreemptDown(Path* via, std::vector<Path*> down,
+                                   size_t next, std::function<void()> done) {
+  if (next == down.size()) return done();
+  // RESERVATION CONFLICT here means the key is not registered (the fence
+  // took it when the path died): nothing to remove.
+  PrOut(via, scsi::PrOutAction::kPreempt, kType, KeyFor(*via),
+        KeyFor(*down[next]),
+        [this, via, down, next, done](const CommandOutcome& o) {
+          if (o.kind != ScsiResult::Kind::kStatus) return done();  // `via` died
+          PreemptDown(via, down, next + 1, done);
+        });
+}
+
 void ReservationFence::RegisterPath(Path* path,
                                     std::function<void(absl::Status)> done) {
   // While the mode is still being decided, register anyway: the

@@ -53,6 +53,13 @@ class ReservationFence {
   // action key 0); the reservation goes with its holder's key. Other
   // initiators' registrations are left alone (no CLEAR).
   void Unregister(Path* path, std::function<void()> done);
+  // Clean shutdown of a device: first a logged-in path PREEMPTs the keys
+  // of the paths that are down (a registration belongs to the I_T nexus
+  // and outlives its session; if the holder was among them, the
+  // reservation moves to the preempting path), then every logged-in path
+  // releases and unregisters. With no path logged in nothing can be sent:
+  // the keys stay, and the next start releases a stale holder.
+  void ReleaseAll(std::vector<Path*> paths, std::function<void()> done);
 
   Mode mode() const { return mode_; }
   const char* ModeName() const;
@@ -68,6 +75,8 @@ class ReservationFence {
   void ReleaseStale(Path* path, uint64_t holder, std::function<void()> done);
   void RegisterAll(std::vector<Path*> paths, size_t next,
                    std::function<void(absl::Status)> done);
+  void PreemptDown(Path* via, std::vector<Path*> down, size_t next,
+                   std::function<void()> done);
 
   std::string requested_;
   uint64_t key_prefix_;  // top 40 bits

@@ -191,6 +191,11 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
              MetricType::Gauge);
   MetricFamily size = Family("mpio_device_size_bytes", "Size of the device.",
                              MetricType::Gauge);
+  MetricFamily reported = Family(
+      "mpio_device_reported_size_bytes",
+      "Size the array reports now; below mpio_device_size_bytes, the LUN "
+      "shrank under the export and I/O past its end fails.",
+      MetricType::Gauge);
   MetricFamily info =
       Family("mpio_device_info",
              "Always 1; the labels say which plugins drive the device.",
@@ -212,6 +217,9 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
         Sample({{"device", d.device}}, MetricType::Gauge, d.lost ? 1 : 0));
     size.metric.push_back(Sample({{"device", d.device}}, MetricType::Gauge,
                                  static_cast<double>(d.size_bytes)));
+    reported.metric.push_back(
+        Sample({{"device", d.device}}, MetricType::Gauge,
+               static_cast<double>(d.reported_size_bytes)));
     info.metric.push_back(Sample({{"device", d.device},
                                   {"satp", d.satp},
                                   {"psp", d.psp},
@@ -220,9 +228,23 @@ std::vector<MetricFamily> BuildFamilies(const MetricsSnapshot& s) {
                                  MetricType::Gauge, 1));
   }
   for (MetricFamily* f :
-       {&paths, &usable, &queued, &failovers, &lost, &size, &info}) {
+       {&paths, &usable, &queued, &failovers, &lost, &size, &reported, &info}) {
     out.push_back(std::move(*f));
   }
+  MetricFamily log_dropped =
+      Family("mpio_log_lines_dropped_total",
+             "Log lines dropped because the log sink did not keep up.",
+             MetricType::Counter);
+  log_dropped.metric.push_back(Sample(
+      {}, MetricType::Counter, static_cast<double>(s.log_lines_dropped)));
+  MetricFamily log_lost =
+      Family("mpio_log_lines_lost_total",
+             "Log lines the sink refused (full disk, I/O error, closed pipe).",
+             MetricType::Counter);
+  log_lost.metric.push_back(
+      Sample({}, MetricType::Counter, static_cast<double>(s.log_lines_lost)));
+  out.push_back(std::move(log_dropped));
+  out.push_back(std::move(log_lost));
   return out;
 }
 

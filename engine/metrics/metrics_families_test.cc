@@ -44,6 +44,7 @@ MetricsSnapshot TwoPaths() {
   d.vendor = "TrueNAS";
   d.model = "iSCSI Disk";
   d.size_bytes = 268435456;
+  d.reported_size_bytes = 134217728;  // shrunk on the array
   d.usable_paths = 1;
   d.failovers = 3;
   d.paths_by_state[static_cast<size_t>(PathState::kActive)] = 1;
@@ -137,6 +138,11 @@ TEST_CASE("families: counters, one-hot states, cumulative latency buckets") {
   CHECK(Has(
       text,
       "mpio_device_size_bytes{device=\"naa.6589cfc000000abc\"} 268435456\n"));
+  CHECK(Has(text,
+            "mpio_device_reported_size_bytes{device=\"naa.6589cfc000000abc\"} "
+            "134217728\n"));
+  CHECK(Has(text, "mpio_log_lines_dropped_total 0\n"));
+  CHECK(Has(text, "mpio_log_lines_lost_total 0\n"));
   CHECK(Has(text,
             "mpio_device_info{device=\"naa.6589cfc000000abc\",satp=\"alua\","
             "psp=\"rr\","

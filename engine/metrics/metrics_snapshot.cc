@@ -1,5 +1,7 @@
 #include "engine/metrics/metrics_snapshot.h"
 
+#include "engine/base/log.h"
+
 namespace mpio::metrics {
 
 MetricsSnapshot TakeSnapshot(const std::vector<MultipathDevice*>& devices) {
@@ -13,6 +15,7 @@ MetricsSnapshot TakeSnapshot(const std::vector<MultipathDevice*>& devices) {
     ds.vendor = d->lun().inquiry.vendor;
     ds.model = d->lun().inquiry.product;
     ds.size_bytes = d->geometry().size_bytes;
+    ds.reported_size_bytes = d->reported_size_bytes();
     ds.usable_paths = d->usable_paths();
     ds.queued_ios = d->queued_no_path();
     ds.failovers = d->failovers();
@@ -32,6 +35,9 @@ MetricsSnapshot TakeSnapshot(const std::vector<MultipathDevice*>& devices) {
     }
     s.devices.push_back(std::move(ds));
   }
+  const LogCounters log = GetLogCounters();
+  s.log_lines_dropped = log.dropped;
+  s.log_lines_lost = log.lost;
   return s;
 }
 

@@ -37,6 +37,7 @@ struct DeviceSnapshot {
   std::string device;
   std::string satp, psp, vendor, model;
   uint64_t size_bytes = 0;
+  uint64_t reported_size_bytes = 0;
   uint64_t usable_paths = 0;
   uint64_t queued_ios = 0;
   uint64_t failovers = 0;
@@ -47,6 +48,8 @@ struct DeviceSnapshot {
 struct MetricsSnapshot {
   std::vector<DeviceSnapshot> devices;
   std::vector<PathSnapshot> paths;
+  uint64_t log_lines_dropped = 0;
+  uint64_t log_lines_lost = 0;
 };
 
 // Reactor thread.

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 
 namespace mpio {
 namespace {
@@ -132,7 +132,7 @@ void Reactor::RunSync(absl::AnyInvocable<void()> fn) {
     fn();
     return;
   }
-  absl::Notification done;
+  Notification done;
   Post([&] {
     fn();
     done.Notify();

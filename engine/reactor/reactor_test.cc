@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 
 namespace mpio {
 namespace {
@@ -51,7 +51,7 @@ TEST_CASE("timers fire in order, periodic timers repeat, cancel stops them") {
   auto reactor = MakeReactor();
   std::vector<int> order;
   std::atomic<int> ticks{0};
-  absl::Notification done;
+  Notification done;
   Reactor::TimerId periodic = 0;
   reactor->Post([&] {
     reactor->After(absl::Milliseconds(30), [&] { order.push_back(3); });
@@ -78,7 +78,7 @@ TEST_CASE(
   int sv[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
   std::atomic<int> reads{0};
-  absl::Notification got_three;
+  Notification got_three;
   Reactor::WatchId id = 0;
   reactor->Post([&] {
     id = reactor->Watch(sv[0], POLLIN, [&](uint32_t revents) {

@@ -18,19 +18,11 @@ mode=${1:?usage: alua_test.sh fallback|istgt}
 lab=$MPIO_SOURCE_DIR/tests/lab/lab.sh
 eval "$(bash "$lab" env --name "$MPIO_LAB")"
 work=$(mktemp -d /tmp/mpio-alua.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 serve_pid=
 cleanup() {
   set +e
-  if [ -n "$serve_pid" ] && kill -0 "$serve_pid" 2>/dev/null; then
-    kill -TERM "$serve_pid"
-    for _ in $(seq 1 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$serve_pid" 2>/dev/null && kill -KILL "$serve_pid"
-    wait "$serve_pid" 2>/dev/null
-  fi
+  stop "$serve_pid"
   mountpoint -q "$work/fuse" && fusermount3 -uz "$work/fuse"
   rm -rf "$work"
 }

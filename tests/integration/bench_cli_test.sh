@@ -9,10 +9,7 @@ set -uo pipefail
 eval "$(bash "$MPIO_SOURCE_DIR/tests/lab/lab.sh" env --name "$MPIO_LAB")"
 export MPIO_PLUGIN_DIR
 work=$(mktemp -d /tmp/mpio-bench-cli.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 trap 'rm -rf "$work"' EXIT
 portals=()
 for p in $LAB_PORTALS; do portals+=(--portal "$p"); done

@@ -23,10 +23,7 @@ export MPIO_PLUGIN_DIR
 unset MPIO_CHAP_SECRET MPIO_TARGET_CHAP_SECRET
 work=$(mktemp -d /tmp/mpio-chap.XXXXXX)
 chmod 700 "$work"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 serve_pid=
 cleanup() {

@@ -11,10 +11,7 @@ set -uo pipefail
 eval "$(bash "$MPIO_SOURCE_DIR/tests/lab/lab.sh" env --name "$MPIO_LAB")"
 work=$(mktemp -d /tmp/mpio-check.XXXXXX)
 export MPIO_CONTROL=$work/control.sock
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 serve_pid=
 mtu_before=$(cat "/sys/class/net/$LAB_HOST_IF_1/mtu")
 stop_serve() {

@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 #include "engine/control/control_server.h"
 #include "engine/metrics/metrics_exporter.h"
 #include "tests/integration/lab_env.h"

@@ -10,19 +10,8 @@ set -uo pipefail
 : "${MPIO_BIN:?}" "${MPIO_LAB:?}" "${MPIO_PLUGIN_DIR:?}" "${MPIO_SOURCE_DIR:?}"
 eval "$(bash "$MPIO_SOURCE_DIR/tests/lab/lab.sh" env --name "$MPIO_LAB")"
 work=$(mktemp -d /tmp/mpio-daemon.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 serve_pid= second_pid= fio_pid=
-stop() {  # stop PID: SIGTERM, bounded wait, then SIGKILL
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  wait "$pid" 2>/dev/null
-}
 cleanup() {
   set +e
   stop "$fio_pid"
@@ -32,14 +21,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-wait_ready() {  # wait_ready LOG PID
-  for _ in $(seq 1 200); do
-    grep -q ' ready' "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 metrics() { curl -sf --max-time 5 http://127.0.0.1:9580/metrics; }
 
 if curl -s --max-time 2 -o /dev/null http://127.0.0.1:9580/; then

@@ -11,10 +11,7 @@ lab=$MPIO_SOURCE_DIR/tests/lab/lab.sh
 eval "$(bash "$lab" env --name "$MPIO_LAB")"
 
 work=$(mktemp -d /tmp/mpio-frontends.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   - $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+source "$MPIO_SOURCE_DIR/tests/integration/lib.sh"
 
 serve_pid=
 loopdev=

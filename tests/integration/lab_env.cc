@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/notification.h"
+#include "engine/base/sync.h"
 
 namespace mpio::testing {
 
@@ -36,7 +36,7 @@ absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint
   r.iov = buf ? &iov : nullptr;
   r.iovcnt = buf ? 1 : 0;
   struct Ctx {
-    absl::Notification done;
+    Notification done;
     absl::Status status;
   } ctx;
   r.user = &ctx;

@@ -61,6 +61,11 @@ usage: lab.sh COMMAND [OPTIONS]   (run as root)
         restart-target             (re)start it with the same config and LUN
         lun-remove | lun-add       tgtd only: delete the LUN on every portal /
                                    add it back with the same identity and data
+        resize --mib N             tgtd only: truncate the lab's own LUN file
+                                   to N MiB (data past it is gone; growing
+                                   adds zeros) and have tgtd reopen it: the
+                                   LUN changes size under running sessions,
+                                   with no UNIT ATTENTION (tgtd raises none)
         digest-crc32c | digest-none  tgtd only: offer CRC32C header digests on
                                    new logins / offer None only (the default)
         chap-on --user U --secret S [--mutual-user MU --mutual-secret MS]
@@ -802,13 +807,14 @@ cmd_scsi() {
 }
 
 cmd_fault() {
-  local name="" path="" rate="" fault=""
+  local name="" path="" rate="" fault="" mib=""
   local chap_user="" chap_secret="" mutual_user="" mutual_secret=""
   while [[ $# -gt 0 ]]; do
     case $1 in
       --name) name=${2:?}; shift 2 ;;
       --path) path=${2:?}; shift 2 ;;
       --rate) rate=${2:?}; shift 2 ;;
+      --mib) mib=${2:?}; shift 2 ;;
       --user) chap_user=${2:?}; shift 2 ;;
       --secret) chap_secret=${2:?}; shift 2 ;;
       --mutual-user) mutual_user=${2:?}; shift 2 ;;
@@ -832,7 +838,7 @@ cmd_fault() {
   ns=$(netns_of "${C_NAME}")
   case $fault in
     kill-target | restart-target | hold | release | lun-remove | lun-add | digest-crc32c | \
-      digest-none | chap-on | chap-off) ;;
+      digest-none | chap-on | chap-off | resize) ;;
     *)
       [[ $path =~ ^[1-4]$ && $path -le ${C_PATHS} ]] ||
         die "fault ${fault}: --path must be 1..${C_PATHS}"
@@ -916,6 +922,18 @@ EOF
         "${t[@]}" --op update --mode logicalunit --tid "${C_TID}" --lun "${C_LUN}" \
           --params "vendor_id=${C_VENDOR},product_id=${C_MODEL},scsi_id=${C_SCSI_ID},scsi_sn=${C_SERIAL},thin_provisioning=1"
       fi
+      ;;
+    resize)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      [[ $mib =~ ^[1-9][0-9]{0,5}$ ]] || die "fault resize: --mib N is required"
+      [[ ${C_LUN_OWNED} == 1 ]] ||
+        die "fault resize: the LUN file was given with --lun-file; not truncating it"
+      truncate -s "${mib}M" "${C_LUN_FILE}"
+      # Offline, new path (the same file: tgtd reopens it and reads its
+      # size), online: one request, so I/O sees at most a moment of NOT READY.
+      tgtadm -C "${C_CTL_PORT}" --lld iscsi --op update --mode logicalunit \
+        --tid "${C_TID}" --lun "${C_LUN}" \
+        --params "online=0,path=${C_LUN_FILE},online=1"
       ;;
     restart-target)
       stop_target
