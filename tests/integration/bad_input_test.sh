@@ -10,7 +10,11 @@
 #     on, the file stays within its disk, and once there is room the log
 #     says how many lines were lost and why;
 #  3. stderr is a pipe nobody reads (4 KiB buffer): I/O and failover go on;
-#     the log queue drops lines instead of stopping the engine.
+#     the log queue drops lines instead of stopping the engine;
+#  4. paths whose LUNs disagree in size: a second target on the same portals
+#     claims the LUN's identity with half its size (lab fault twin-add); the
+#     paths that disagree with the device are refused with both sizes named,
+#     the device serves on the others.
 # Needs: MPIO_BIN, MPIO_LAB, MPIO_PLUGIN_DIR, MPIO_SOURCE_DIR; python3.
 set -uo pipefail
 : "${MPIO_BIN:?}" "${MPIO_LAB:?}" "${MPIO_PLUGIN_DIR:?}" "${MPIO_SOURCE_DIR:?}"
@@ -26,6 +30,7 @@ cleanup() {
   stop "$serve_pid"
   stop "$holder_pid"
   bash "$lab" fault --name "$MPIO_LAB" resize --mib "$full_mib" >/dev/null 2>&1
+  bash "$lab" fault --name "$MPIO_LAB" twin-remove >/dev/null 2>&1
   mountpoint -q "$work/fuse" && fusermount3 -uz "$work/fuse"
   mountpoint -q "$work/logs" && umount -l "$work/logs"
   rm -rf "$work"
@@ -194,5 +199,45 @@ term_and_wait "$serve_pid" 30
 rc=$?
 serve_pid=
 check "SIGTERM with stderr blocked: exit 0 within 30 s (the last lines are given up after 2 s)" test "$rc" -eq 0
+stop "$holder_pid"
+holder_pid=
+
+# ---- 4. paths whose LUNs disagree in size
+bash "$lab" fault --name "$MPIO_LAB" twin-add --mib "$half_mib"
+portal_list=$(printf '"%s", ' $LAB_PORTALS)
+cat >"$work/twin.toml" <<EOF
+[engine]
+plugin_dirs = ["$MPIO_PLUGIN_DIR"]
+
+[[target]]
+portals = [${portal_list%, }]
+iqn = "$LAB_TARGET_IQN"
+
+[[target]]
+portals = [${portal_list%, }]
+iqn = "$LAB_TARGET_IQN-twin"
+EOF
+mkdir -p "$work/fuse"
+"$MPIO_BIN" serve --config "$work/twin.toml" --fuse "$work/fuse" --control "$MPIO_CONTROL" \
+  --metrics off >"$work/serve4.log" 2>&1 &
+serve_pid=$!
+if wait_ready "$work/serve4.log" "$serve_pid"; then
+  ok "serve over two targets that disagree started"
+else
+  bad "serve over two targets that disagree started"
+  cat "$work/serve4.log"
+fi
+sizes="($LAB_LUN_SIZE_BYTES|$((half_mib << 20)))"
+check "the two paths that disagree are refused, both sizes named" \
+  test "$(grep -Ec "WARN .*refusing path .*: it claims identity .* but reports $sizes bytes in 512-byte blocks, while path .* reports $sizes bytes" "$work/serve4.log")" -eq 2
+check "one device, on the two paths that agree" \
+  bash -c "[ \$(ls '$work/fuse' | wc -l) -eq 1 ] && [ \$(MPIO_CONTROL='$MPIO_CONTROL' '$MPIO_BIN' path list --json | grep -o '\"state\": *\"active\"' | wc -l) -eq 2 ]"
+dev=$(ls "$work/fuse" | head -n1)
+check "... and it serves verified I/O" verify_io twin
+term_and_wait "$serve_pid" 30
+rc=$?
+serve_pid=
+check "SIGTERM: exit 0" test "$rc" -eq 0
+bash "$lab" fault --name "$MPIO_LAB" twin-remove
 
 finish

@@ -61,6 +61,12 @@ usage: lab.sh COMMAND [OPTIONS]   (run as root)
         restart-target             (re)start it with the same config and LUN
         lun-remove | lun-add       tgtd only: delete the LUN on every portal /
                                    add it back with the same identity and data
+        twin-add --mib N | twin-remove
+                                   tgtd only: a second target, IQN+"-twin",
+                                   on every portal, whose LUN claims the lab
+                                   LUN's identity (same scsi_id/scsi_sn) but
+                                   is N MiB of its own file: paths that
+                                   disagree about the LUN's size
         resize --mib N             tgtd only: truncate the lab's own LUN file
                                    to N MiB (data past it is gone; growing
                                    adds zeros) and have tgtd reopen it: the
@@ -838,7 +844,7 @@ cmd_fault() {
   ns=$(netns_of "${C_NAME}")
   case $fault in
     kill-target | restart-target | hold | release | lun-remove | lun-add | digest-crc32c | \
-      digest-none | chap-on | chap-off | resize) ;;
+      digest-none | chap-on | chap-off | resize | twin-add | twin-remove) ;;
     *)
       [[ $path =~ ^[1-4]$ && $path -le ${C_PATHS} ]] ||
         die "fault ${fault}: --path must be 1..${C_PATHS}"
@@ -934,6 +940,24 @@ EOF
       tgtadm -C "${C_CTL_PORT}" --lld iscsi --op update --mode logicalunit \
         --tid "${C_TID}" --lun "${C_LUN}" \
         --params "online=0,path=${C_LUN_FILE},online=1"
+      ;;
+    twin-add | twin-remove)
+      [[ ${C_KIND} == tgtd ]] || die "fault ${fault}: only with tgtd"
+      local t=(tgtadm -C "${C_CTL_PORT}" --lld iscsi) twin_tid=$((C_TID + 100))
+      local twin_file
+      twin_file="$(lab_dir "${C_NAME}")/twin.img"
+      if [[ $fault == twin-remove ]]; then
+        "${t[@]}" --op delete --mode target --tid "$twin_tid" --force 2>/dev/null || true
+        rm -f "$twin_file"
+        return 0
+      fi
+      [[ $mib =~ ^[1-9][0-9]{0,5}$ ]] || die "fault twin-add: --mib N is required"
+      truncate -s "${mib}M" "$twin_file"
+      "${t[@]}" --op new --mode target --tid "$twin_tid" -T "${C_IQN}-twin"
+      "${t[@]}" --op new --mode logicalunit --tid "$twin_tid" --lun "${C_LUN}" -b "$twin_file"
+      "${t[@]}" --op update --mode logicalunit --tid "$twin_tid" --lun "${C_LUN}" \
+        --params "vendor_id=${C_VENDOR},product_id=${C_MODEL},scsi_id=${C_SCSI_ID},scsi_sn=${C_SERIAL},thin_provisioning=1"
+      "${t[@]}" --op bind --mode target --tid "$twin_tid" -I ALL
       ;;
     restart-target)
       stop_target
