@@ -1,6 +1,8 @@
 #include "engine/core/engine.h"
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -45,6 +47,9 @@ class TargetScan final : public Path::Listener {
  public:
   struct Candidate {
     std::unique_ptr<Path> path;
+    size_t portal = 0;  // index in the target's portal list
+    std::string iqn;
+    int lun = 0;
     std::optional<LunInfo> info;
     std::string error;
     bool resolved = false;
@@ -186,6 +191,9 @@ class TargetScan final : public Path::Listener {
 
   void AddCandidate(size_t portal, const std::string& iqn, int lun) {
     Candidate c;
+    c.portal = portal;
+    c.iqn = iqn;
+    c.lun = lun;
     c.path = std::make_unique<Path>(
         reactor_, static_cast<uint32_t>(candidates.size()),
         SessionFor(portal, iqn, lun), options_.path_policy, this);
@@ -354,6 +362,15 @@ absl::StatusOr<DiscoveryReport> Engine::AddTarget(const TargetSpec& spec) {
             groups[c.info->identity].push_back(&c);
           }
           for (auto& [identity, members] : groups) {
+            // Paths in the order the portals were given, not in the order
+            // their logins finished: `path list` and path indices stay the
+            // same from one start to the next.
+            std::stable_sort(members.begin(), members.end(),
+                             [](const TargetScan::Candidate* a,
+                                const TargetScan::Candidate* b) {
+                               return std::tie(a->portal, a->iqn, a->lun) <
+                                      std::tie(b->portal, b->iqn, b->lun);
+                             });
             MultipathDevice* device = nullptr;
             bool fresh = false;
             {

@@ -383,8 +383,9 @@ TEST_CASE("three of four paths lost one after another, then restored: no error")
       double lost = WaitForState(
           e.get(), d, i,
           {PathState::kDead, PathState::kConnecting, PathState::kMarginal}, 15);
-      CHECK_MESSAGE(lost >= 0, "path ", i + 1, " after ", kinds[i], ": still ",
-                    PathStateName(Paths(e.get(), d)[i].state));
+      CHECK_MESSAGE(lost >= 0, "path ", i + 1, " after ", std::string(kinds[i]),
+                    ": still ",
+                    std::string(PathStateName(Paths(e.get(), d)[i].state)));
     }
     size_t usable = 0;
     e->RunOnReactor([&] { usable = d->usable_paths(); });
