@@ -16,6 +16,8 @@ packages=(
   # real clients
   libnbd-bin nbdkit qemu-utils qemu-block-extra fio fuse3 e2fsprogs util-linux
   prometheus curl procps psmisc
+  # test scripts read JSON and drive pipes with it
+  python3
 )
 
 missing=()
