@@ -39,10 +39,14 @@ absl::StatusOr<std::string> RunTool(const std::vector<std::string>& argv) {
   std::string out;
   char buf[4096];
   ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, n);
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0 ||
+         (n < 0 && errno == EINTR)) {
+    if (n > 0) out.append(buf, n);
+  }
   close(pipefd[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return absl::InternalError(

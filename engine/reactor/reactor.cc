@@ -50,7 +50,17 @@ class Reactor::FunctionMessage final : public Reactor::Message {
 
 absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Create(std::string name) {
   auto ring = std::make_unique<io_uring>();
-  int rc = io_uring_queue_init(kRingEntries, ring.get(), 0);
+  // Made on a thread that ends at once, not on the caller's. The kernel
+  // keeps a list of the tasks that used a ring and, when the ring is
+  // closed, queues exit work to each of them with TWA_SIGNAL; in a thread
+  // still alive that breaks the next blocking call with a timeout (recv
+  // with SO_RCVTIMEO, epoll_wait) with EINTR although no signal was sent.
+  // The caller is `mpio`'s main thread or a test's: it must not see that.
+  // The reactor thread uses the ring too, but is joined before the close.
+  int rc = 0;
+  std::thread([&] {
+    rc = io_uring_queue_init(kRingEntries, ring.get(), 0);
+  }).join();
   if (rc < 0) {
     return absl::UnavailableError(absl::StrCat(
         "reactor ", name, ": io_uring_queue_init failed: ", strerror(-rc),
