@@ -20,6 +20,7 @@
 #include "fuse/fuse_export.h"
 #include "fuse/mount_point.h"
 #include "tests/support/memory_block_device.h"
+#include "tests/support/run_shell.h"
 
 namespace mpio::fuse {
 namespace {
@@ -53,16 +54,10 @@ struct Result {
 Result Run(const std::string& command, int timeout = 120) {
   std::string line =
       absl::StrCat("timeout -k 5 ", timeout, " ", command, " 2>&1");
-  FILE* p = popen(line.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  auto r = testing::RunShell(line);
+  const int code = r.status < 0 ? 128 : r.status;
   MESSAGE("$ ", command, " -> ", code);
-  return {code, out};
+  return {code, std::move(r.output)};
 }
 
 std::string MakeTempDir(const char* what) {

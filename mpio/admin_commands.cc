@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -188,6 +189,42 @@ void Exit(Fn fn) {
   throw CLI::RuntimeError(rc);
 }
 
+// A verb's answer: the daemon's JSON as it came (--json), or `print`'s
+// human form.
+int ShowAnswer(const absl::StatusOr<json>& r, bool as_json,
+               const std::function<void(const json&)>& print) {
+  if (!r.ok()) return kExitDaemon;
+  if (as_json) {
+    std::cout << Dump(*r) << "\n";
+  } else {
+    print(*r);
+  }
+  return kExitOk;
+}
+
+void PrintDevices(const json& r) {
+  if (Array(r).empty()) std::cout << "No multipath devices.\n";
+  for (const auto& d : Array(r)) {
+    PrintDevice(d);
+    std::cout << "\n";
+  }
+}
+
+void PrintExplanation(const json& r) {
+  std::cout << r.value("device", std::string()) << "  (vendor "
+            << r.value("vendor", std::string()) << ", model "
+            << r.value("model", std::string()) << ", TPGS "
+            << r.value("tpgs", 0) << ")\n";
+  int n = 1;
+  for (const auto& step : Array(Field(r, "steps"))) {
+    std::cout << "  " << n++ << ". "
+              << (step.is_string() ? step.get<std::string>() : Dump(step))
+              << "\n";
+  }
+  std::cout << "  now claimed by: " << r.value("current", std::string())
+            << "\n";
+}
+
 // ------------------------------------------------------------ verbs
 
 void AddDeviceCommands(CLI::App* app) {
@@ -217,18 +254,9 @@ void AddDeviceCommands(CLI::App* app) {
                   "Machine-readable output (the daemon's answer)");
     cmd->callback([a] {
       Exit([&] {
-        auto r = Call("device list", a->control, {{"cmd", "device.list"}});
-        if (!r.ok()) return kExitDaemon;
-        if (a->json) {
-          std::cout << Dump(*r) << "\n";
-          return kExitOk;
-        }
-        if (Array(*r).empty()) std::cout << "No multipath devices.\n";
-        for (const auto& d : Array(*r)) {
-          PrintDevice(d);
-          std::cout << "\n";
-        }
-        return kExitOk;
+        return ShowAnswer(
+            Call("device list", a->control, {{"cmd", "device.list"}}), a->json,
+            PrintDevices);
       });
     });
   }
@@ -278,14 +306,8 @@ void AddDeviceCommands(CLI::App* app) {
               "device set",
               "nothing to change: give --psp, --psp-options or --preferred");
         }
-        auto r = Call("device set", a->control, req);
-        if (!r.ok()) return kExitDaemon;
-        if (a->json) {
-          std::cout << Dump(*r) << "\n";
-        } else {
-          PrintDevice(*r);
-        }
-        return kExitOk;
+        return ShowAnswer(Call("device set", a->control, req), a->json,
+                          PrintDevice);
       });
     });
   }
@@ -310,15 +332,10 @@ void AddDeviceCommands(CLI::App* app) {
     cmd->add_flag("--json", a->json, "Machine-readable output");
     cmd->callback([a] {
       Exit([&] {
-        auto r = Call("device reclaim", a->control,
-                      {{"cmd", "device.reclaim"}, {"device", a->device}});
-        if (!r.ok()) return kExitDaemon;
-        if (a->json) {
-          std::cout << Dump(*r) << "\n";
-        } else {
-          PrintDevice(*r);
-        }
-        return kExitOk;
+        return ShowAnswer(
+            Call("device reclaim", a->control,
+                 {{"cmd", "device.reclaim"}, {"device", a->device}}),
+            a->json, PrintDevice);
       });
     });
   }
@@ -438,22 +455,26 @@ void AddPathCommands(CLI::App* app) {
 // The fields of a claim rule on the command line, in mpio's words and in
 // esxcli's letters (-s -V -M -P -O -o -e).
 struct RuleArgs {
-  std::string control, vendor, model, identity, satp, satp_options, psp, psp_options,
-      description;
+  std::string control, vendor, model, identity, satp, satp_options, psp,
+      psp_options, description;
   int id = 0;
 };
 
 void AddRuleMatchOptions(CLI::App* cmd, RuleArgs* a) {
   cmd->add_option("--vendor,-V", a->vendor, "T10 vendor glob, e.g. TrueNAS");
   cmd->add_option("--model,-M", a->model, "Product glob, e.g. 'iSCSI*'");
-  cmd->add_option("--identity,-d", a->identity, "Device identity glob, e.g. 'naa.6589cfc*'");
+  cmd->add_option("--identity,-d", a->identity,
+                  "Device identity glob, e.g. 'naa.6589cfc*'");
   cmd->add_option("--satp,-s", a->satp,
                   "Storage array type plugin: default_aa, alua, or ESXi names "
                   "(VMW_SATP_DEFAULT_AA, VMW_SATP_ALUA)");
   cmd->add_option("--satp-options,-o", a->satp_options, "Options for the SATP");
-  cmd->add_option("--psp,-P", a->psp, "Path selection plugin (default: rr with iops=1)");
-  cmd->add_option("--psp-options,-O", a->psp_options, "PSP options, e.g. 'policy=iops;iops=1'");
-  cmd->add_option("--description,-e", a->description, "Free text shown by `mpio rule list`");
+  cmd->add_option("--psp,-P", a->psp,
+                  "Path selection plugin (default: rr with iops=1)");
+  cmd->add_option("--psp-options,-O", a->psp_options,
+                  "PSP options, e.g. 'policy=iops;iops=1'");
+  cmd->add_option("--description,-e", a->description,
+                  "Free text shown by `mpio rule list`");
 }
 
 void AddRuleCommands(CLI::App* app) {
@@ -496,7 +517,8 @@ void AddRuleCommands(CLI::App* app) {
           auto list = Call("rule list", a->control, {{"cmd", "rule.list"}});
           if (!list.ok()) return kExitDaemon;
           int last = 0;
-          for (const auto& r : Array(*list)) last = std::max(last, r.value("id", 0));
+          for (const auto& r : Array(*list))
+            last = std::max(last, r.value("id", 0));
           a->id = last == 0 ? 100 : last + 1;
         }
         json req = {{"cmd", "rule.add"}, {"id", a->id}, {"satp", a->satp}};
@@ -521,11 +543,13 @@ void AddRuleCommands(CLI::App* app) {
   {
     auto a = std::make_shared<RuleArgs>();
     auto* cmd = rule->add_subcommand(
-        "remove", std::string("Remove a claim rule, by --id or by its fields as esxcli does "
-                              "(e.g. -s VMW_SATP_ALUA -V TrueNAS). Devices keep their plugins "
-                              "until `mpio device "
-                              "reclaim`.") +
-                      kExitHelp);
+        "remove",
+        std::string(
+            "Remove a claim rule, by --id or by its fields as esxcli does "
+            "(e.g. -s VMW_SATP_ALUA -V TrueNAS). Devices keep their plugins "
+            "until `mpio device "
+            "reclaim`.") +
+            kExitHelp);
     AddControlOption(cmd, &a->control);
     cmd->add_option("--id", a->id, "Rule number (see `mpio rule list`)");
     AddRuleMatchOptions(cmd, a.get());
@@ -538,29 +562,34 @@ void AddRuleCommands(CLI::App* app) {
           // esxcli style: remove the rules whose fields equal the given ones.
           auto list = Call("rule list", a->control, {{"cmd", "rule.list"}});
           if (!list.ok()) return kExitDaemon;
-          auto same = [](const json& r, const char* key, const std::string& want) {
+          auto same = [](const json& r, const char* key,
+                         const std::string& want) {
             return want.empty() || r.value(key, std::string()) == want;
           };
           for (const auto& r : Array(*list)) {
             if (same(r, "satp", a->satp) && same(r, "vendor", a->vendor) &&
-                same(r, "model", a->model) && same(r, "identity", a->identity) &&
-                same(r, "psp", a->psp) && same(r, "psp_options", a->psp_options) &&
+                same(r, "model", a->model) &&
+                same(r, "identity", a->identity) && same(r, "psp", a->psp) &&
+                same(r, "psp_options", a->psp_options) &&
                 same(r, "description", a->description)) {
               ids.push_back(r.value("id", 0));
             }
           }
           if (a->satp.empty() && a->vendor.empty() && a->model.empty() &&
               a->identity.empty() && a->psp.empty() && a->description.empty()) {
-            std::cerr << "mpio rule remove: give --id, or the rule's fields (-s -V -M ...)\n";
+            std::cerr << "mpio rule remove: give --id, or the rule's fields "
+                         "(-s -V -M ...)\n";
             return kExitUsage;
           }
           if (ids.empty()) {
-            std::cerr << "mpio rule remove: no claim rule has those fields (see `mpio rule list`)\n";
+            std::cerr << "mpio rule remove: no claim rule has those fields "
+                         "(see `mpio rule list`)\n";
             return kExitDaemon;
           }
         }
         for (int id : ids) {
-          auto r = Call("rule remove", a->control, {{"cmd", "rule.remove"}, {"id", id}});
+          auto r = Call("rule remove", a->control,
+                        {{"cmd", "rule.remove"}, {"id", id}});
           if (!r.ok()) return kExitDaemon;
           std::cout << "claim rule " << id << " removed\n";
         }
@@ -583,14 +612,8 @@ void AddRuleCommands(CLI::App* app) {
     cmd->add_flag("--json", a->json, "Machine-readable output");
     cmd->callback([a] {
       Exit([&] {
-        auto r = Call("rule list", a->control, {{"cmd", "rule.list"}});
-        if (!r.ok()) return kExitDaemon;
-        if (a->json) {
-          std::cout << Dump(*r) << "\n";
-        } else {
-          PrintRules(*r);
-        }
-        return kExitOk;
+        return ShowAnswer(Call("rule list", a->control, {{"cmd", "rule.list"}}),
+                          a->json, PrintRules);
       });
     });
   }
@@ -602,36 +625,26 @@ void AddRuleCommands(CLI::App* app) {
     };
     auto a = std::make_shared<Args>();
     auto* cmd = rule->add_subcommand(
-        "explain", std::string("Show every claim rule considered for a device, in order, and "
-                               "why it matched, was skipped or was refused, then what a "
-                               "reclaim would choose.") +
-                       kExitHelp);
+        "explain",
+        std::string(
+            "Show every claim rule considered for a device, in order, and "
+            "why it matched, was skipped or was refused, then what a "
+            "reclaim would choose.") +
+            kExitHelp);
     AddControlOption(cmd, &a->control);
-    cmd->add_option("--device", a->device, "Device (see `mpio device list`)")->required();
+    cmd->add_option("--device", a->device, "Device (see `mpio device list`)")
+        ->required();
     cmd->add_flag("--json", a->json, "Machine-readable output");
     cmd->callback([a] {
       Exit([&] {
-        auto r = Call("rule explain", a->control,
-                      {{"cmd", "rule.explain"}, {"device", a->device}});
-        if (!r.ok()) return kExitDaemon;
-        if (a->json) {
-          std::cout << Dump(*r) << "\n";
-          return kExitOk;
-        }
-        std::cout << r->value("device", std::string()) << "  (vendor "
-                  << r->value("vendor", std::string()) << ", model "
-                  << r->value("model", std::string()) << ", TPGS " << r->value("tpgs", 0)
-                  << ")\n";
-        int n = 1;
-        for (const auto& step : Array(Field(*r, "steps"))) {
-          std::cout << "  " << n++ << ". " << (step.is_string() ? step.get<std::string>() : Dump(step))
-                    << "\n";
-        }
-        std::cout << "  now claimed by: " << r->value("current", std::string()) << "\n";
-        return kExitOk;
+        return ShowAnswer(
+            Call("rule explain", a->control,
+                 {{"cmd", "rule.explain"}, {"device", a->device}}),
+            a->json, PrintExplanation);
       });
     });
-  }}
+  }
+}
 
 void AddEventsCommand(CLI::App* app) {
   struct Args {

@@ -40,7 +40,7 @@ constexpr absl::string_view kEngineKeys[] = {
     "reconnect_min",    "reconnect_max",       "probation",
     "flap_failures",    "flap_window",         "marginal_hold",
     "checker_interval", "discovery_timeout",   "plugin_dirs",
-    "header_digest"};
+    "header_digest",    "reprobe_interval"};
 constexpr absl::string_view kTargetKeys[] = {"portals",
                                              "iqn",
                                              "luns",
@@ -213,6 +213,7 @@ void Parser::Engine(TableReader& r) {
   r.ReadDuration("no_path_retry", no_path_retry, &e.device.no_path_retry);
   r.ReadInt("max_retries", 0, 1000, &e.device.max_retries);
   r.ReadChoice("fence", kFences, &e.device.fence);
+  r.ReadDuration("reprobe_interval", kZeroOk, &e.device.reprobe_interval);
   // "crc32c": require CRC32C header digests (a target answering None is
   // refused); "prefer-none": offer None,CRC32C and take what comes.
   constexpr absl::string_view kDigests[] = {"prefer-none", "crc32c"};

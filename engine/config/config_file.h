@@ -12,10 +12,14 @@
 //   nop_max_outstanding = 10     session.nop_max_outstanding  1..1000
 //   ack_stall = "1200ms"         session.ack_stall            > 0
 //   no_path_retry = "30s"        device.no_path_retry         >= 0 (0: fail
-//   now) max_retries = 5              device.max_retries           0..1000
-//   fence = "auto"               device.fence                 auto |
-//   reservation
-//                                                             | reset | none
+//                                                             now), "queue",
+//                                                             "fail"
+//   max_retries = 5              device.max_retries           0..1000
+//   fence = "auto"               device.fence                 auto | none |
+//                                                             reservation |
+//                                                             reset
+//   reprobe_interval = "10s"     device.reprobe_interval      >= 0 (0: only
+//                                                             on path entry)
 //   reconnect_min = "250ms"      path_policy.reconnect_min    > 0
 //   reconnect_max = "10s"        path_policy.reconnect_max    >= reconnect_min
 //   probation = "2s"             path_policy.probation        >= 0

@@ -190,6 +190,7 @@ TEST_CASE("every key lands in its field (values unlike any default)") {
       "no_path_retry = \"0s\"\n"  // fail at once
       "max_retries = 9\n"
       "fence = \"none\"\n"
+      "reprobe_interval = \"0s\"\n"  // never on a timer
       "reconnect_min = \"1s\"\n"
       "reconnect_max = \"1m30s\"\n"
       "probation = 0\n"
@@ -215,6 +216,7 @@ TEST_CASE("every key lands in its field (values unlike any default)") {
   CHECK(e.device.no_path_retry == absl::ZeroDuration());
   CHECK(e.device.max_retries == 9);
   CHECK(e.device.fence == "none");
+  CHECK(e.device.reprobe_interval == absl::ZeroDuration());
   CHECK(e.path_policy.reconnect_min == absl::Seconds(1));
   CHECK(e.path_policy.reconnect_max == absl::Seconds(90));
   CHECK(e.path_policy.probation == absl::ZeroDuration());

@@ -75,6 +75,16 @@ absl::Status NoDevice(const std::string& name) {
                    "prefix or the index also works)"));
 }
 
+// On the reactor: the device a request names, or every device when it
+// names none.
+absl::StatusOr<std::vector<MultipathDevice*>> NamedOrAll(
+    Engine* engine, bool named, const std::string& name) {
+  if (!named) return engine->devices();
+  MultipathDevice* d = engine->FindDevice(name);
+  if (d == nullptr) return NoDevice(name);
+  return std::vector<MultipathDevice*>{d};
+}
+
 struct PathRef {
   MultipathDevice* device = nullptr;
   Path* path = nullptr;
@@ -135,18 +145,12 @@ absl::StatusOr<json> PathList(Engine* engine, const json& req) {
   if (!has_device.ok()) return has_device.status();
   absl::StatusOr<json> out = json::array();
   engine->RunOnReactor([&] {
-    std::vector<MultipathDevice*> devices;
-    if (*has_device) {
-      MultipathDevice* d = engine->FindDevice(device);
-      if (d == nullptr) {
-        out = NoDevice(device);
-        return;
-      }
-      devices.push_back(d);
-    } else {
-      devices = engine->devices();
+    auto devices = NamedOrAll(engine, *has_device, device);
+    if (!devices.ok()) {
+      out = devices.status();
+      return;
     }
-    for (MultipathDevice* d : devices) {
+    for (MultipathDevice* d : *devices) {
       for (const auto& p : d->paths()) {
         if (p) out->push_back(PathToJson(*d, *p));
       }
@@ -362,7 +366,8 @@ absl::StatusOr<json> RuleAdd(Engine* engine, const json& req) {
 
 absl::StatusOr<json> RuleExplain(Engine* engine, const json& req) {
   if (auto s = CheckFields(req, {"device"}); !s.ok()) return s;
-  auto name = RequireString(req, "device", "which device (see `mpio device list`)");
+  auto name =
+      RequireString(req, "device", "which device (see `mpio device list`)");
   if (!name.ok()) return name.status();
   absl::StatusOr<json> out;
   engine->RunOnReactor([&] {
@@ -431,16 +436,10 @@ absl::StatusOr<json> Events(Engine* engine, const json& req) {
   }
   absl::StatusOr<json> out;
   engine->RunOnReactor([&] {
-    std::vector<MultipathDevice*> devices;
-    if (*has_device) {
-      MultipathDevice* d = engine->FindDevice(device);
-      if (d == nullptr) {
-        out = NoDevice(device);
-        return;
-      }
-      devices.push_back(d);
-    } else {
-      devices = engine->devices();
+    auto devices = NamedOrAll(engine, *has_device, device);
+    if (!devices.ok()) {
+      out = devices.status();
+      return;
     }
     struct Row {
       uint64_t time_ns;
@@ -448,7 +447,7 @@ absl::StatusOr<json> Events(Engine* engine, const json& req) {
       const std::string* text;
     };
     std::vector<Row> rows;
-    for (MultipathDevice* d : devices) {
+    for (MultipathDevice* d : *devices) {
       for (const DeviceEvent& e : d->events()) {
         if (e.time_ns > since) rows.push_back({e.time_ns, d, &e.text});
       }

@@ -41,6 +41,19 @@ void SetCdb(PendingCommand* c, const scsi::Cdb& cdb) {
   c->cdb_len = cdb.len;
 }
 
+// Sends a command a SATP built (probe, activation) on `session`. A
+// data-out payload travels inside the CDB struct, capped at its buffer.
+void RunSatpCommand(IscsiSession* session, const mpio_scsi_cdb& cdb,
+                    std::function<void(const CommandOutcome&)> done) {
+  std::vector<uint8_t> out;
+  if (cdb.data_direction == 2)
+    out.assign(cdb.data,
+               cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
+  RunCommand(session, cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
+             static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len,
+             std::move(out), std::move(done));
+}
+
 }  // namespace
 
 struct MultipathDevice::Parent {
@@ -126,8 +139,8 @@ MultipathDevice::~MultipathDevice() {
   paths_.clear();
 }
 
-void MultipathDevice::AddEvent(std::string text) {
-  Log(LogLevel::kInfo, absl::StrCat("device ", identity_, ": ", text));
+void MultipathDevice::AddEvent(std::string text, LogLevel level) {
+  Log(level, absl::StrCat("device ", identity_, ": ", text));
   events_.push_back({Reactor::NowNs(), std::move(text)});
   if (events_.size() > kMaxEvents) events_.pop_front();
 }
@@ -677,8 +690,9 @@ void MultipathDevice::RunFence(uint32_t dead) {
     FenceFinished(dead);
     std::deque<Io*> ios;
     ios.swap(held_[dead]);
-    AddEvent(absl::StrCat("path ", paths_[dead]->name(), " returned before it could be fenced; ",
-                          "re-driving ", ios.size(), " writes with reset only"));
+    AddEvent(absl::StrCat(
+        "path ", paths_[dead]->name(), " returned before it could be fenced; ",
+        "re-driving ", ios.size(), " writes with reset only"));
     for (Io* io : ios) Dispatch(io);
     return;
   }
@@ -743,7 +757,8 @@ void MultipathDevice::FenceFinished(uint32_t dead) {
   if (dead >= waiting_activation_.size() || !waiting_activation_[dead]) return;
   auto done = std::move(waiting_activation_[dead]);
   waiting_activation_[dead] = nullptr;
-  if (shutting_down_) return done(absl::CancelledError("the engine is shutting down"));
+  if (shutting_down_)
+    return done(absl::CancelledError("the engine is shutting down"));
   fence_->RegisterPath(paths_[dead].get(), std::move(done));
 }
 
@@ -881,25 +896,21 @@ void MultipathDevice::MaybeActivateGroup() {
   if (satp_->ops().activate_command(satp_->get(), tpg, &cdb) == 0) return;
   activation_running_ = true;
   last_activation_ns_ = now;
-  AddEvent(absl::StrCat("no active/optimized path: asking the array to make "
-                        "target port group ",
-                        tpg, " active/optimized via ", candidate->name(),
-                        " (SET TARGET PORT GROUPS)"));
-  std::vector<uint8_t> out;
-  if (cdb.data_direction == 2)
-    out.assign(cdb.data,
-               cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
-  RunCommand(candidate->session(), cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
-             static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len,
-             std::move(out), [this, tpg](const CommandOutcome& o) {
-               activation_running_ = false;
-               // Cancelled: the path (or the device) is going away.
-               if (o.kind != ScsiResult::Kind::kStatus) return;
-               AddEvent(absl::StrCat("SET TARGET PORT GROUPS for group ", tpg,
-                                     o.good() ? ": done"
-                                              : ": refused: " + o.Describe()));
-               ReprobeAll();
-             });
+  AddEvent(
+      absl::StrCat("no active/optimized path: asking the array to make "
+                   "target port group ",
+                   tpg, " active/optimized via ", candidate->name(),
+                   " (SET TARGET PORT GROUPS)"));
+  RunSatpCommand(
+      candidate->session(), cdb, [this, tpg](const CommandOutcome& o) {
+        activation_running_ = false;
+        // Cancelled: the path (or the device) is going away.
+        if (o.kind != ScsiResult::Kind::kStatus) return;
+        AddEvent(
+            absl::StrCat("SET TARGET PORT GROUPS for group ", tpg,
+                         o.good() ? ": done" : ": refused: " + o.Describe()));
+        ReprobeAll();
+      });
 }
 
 absl::Status MultipathDevice::OnPathProbed(Path* path, const LunInfo& info) {
@@ -945,71 +956,59 @@ void MultipathDevice::NoteReportedSize(const std::string& path_name,
   const uint64_t exported = lun_.capacity.size_bytes();
   if (bytes == (reported_size_ ? reported_size_ : exported)) return;
   reported_size_ = bytes;
-  std::string text;
   if (bytes < exported) {
-    text = absl::StrCat(
-        "LUN shrank: path ", path_name, " reports ", bytes,
-        " bytes, the device was exported with ", exported,
-        "; reads and writes past byte ", bytes,
-        " fail (EINVAL) and data there is gone from the array. Grow the LUN "
-        "back to at least ",
-        exported, " bytes, or unmount, check the filesystem and export again");
-    Log(LogLevel::kWarn, absl::StrCat("device ", identity_, ": ", text));
+    AddEvent(
+        absl::StrCat(
+            "LUN shrank: path ", path_name, " reports ", bytes,
+            " bytes, the device was exported with ", exported,
+            "; reads and writes past byte ", bytes,
+            " fail (EINVAL) and data there is gone from the array. Grow the "
+            "LUN back to at least ",
+            exported,
+            " bytes, or unmount, check the filesystem and export again"),
+        LogLevel::kWarn);
   } else if (bytes > exported) {
-    text = absl::StrCat("LUN grew: path ", path_name, " reports ", bytes,
-                        " bytes; the device keeps its exported ", exported,
-                        " until it is exported again");
+    AddEvent(absl::StrCat("LUN grew: path ", path_name, " reports ", bytes,
+                          " bytes; the device keeps its exported ", exported,
+                          " until it is exported again"));
   } else {
-    text = absl::StrCat("LUN size is back to the exported ", exported,
-                        " bytes (path ", path_name, ")");
+    AddEvent(absl::StrCat("LUN size is back to the exported ", exported,
+                          " bytes (path ", path_name, ")"));
   }
-  events_.push_back({Reactor::NowNs(), text});
-  if (events_.size() > kMaxEvents) events_.pop_front();
-  if (bytes >= exported)
-    Log(LogLevel::kInfo, absl::StrCat("device ", identity_, ": ", text));
 }
 
 void MultipathDevice::ProbeSatp(Path* path) {
   if (!satp_ || !satp_->ops().probe_command || !path->session()) return;
   mpio_scsi_cdb cdb{};
   if (satp_->ops().probe_command(satp_->get(), &cdb) == 0) return;
-  std::vector<uint8_t> out;
-  if (cdb.data_direction == 2)
-    out.assign(cdb.data,
-               cdb.data + std::min<size_t>(cdb.transfer_len, sizeof(cdb.data)));
   const uint32_t index = path->index();
-  RunCommand(
-      path->session(), cdb.cdb, static_cast<uint8_t>(cdb.cdb_len),
-      static_cast<DataDirection>(cdb.data_direction), cdb.transfer_len,
-      std::move(out), [this, index](const CommandOutcome& o) {
-        if (index >= paths_.size() || !paths_[index] || !satp_) return;
-        Path* p = paths_[index].get();
-        if (o.kind != ScsiResult::Kind::kStatus)
-          return;  // path failed meanwhile
-        mpio_satp_path sp{};
-        sp.index = index;
-        sp.name = p->name().c_str();
-        sp.target_port_group =
-            p->lun().target_port_group.value_or(0xffff) == 0xffff
-                ? -1
-                : *p->lun().target_port_group;
-        sp.relative_port_id =
-            p->lun().relative_port_id ? *p->lun().relative_port_id : -1;
-        mpio_satp_path_state st{};
-        st.alua_state = MPIO_ALUA_NONE;
-        st.target_port_group = sp.target_port_group;
-        if (!satp_->ops().probe_result) return;
-        int rc = satp_->ops().probe_result(satp_->get(), &sp, o.scsi_status,
-                                           o.data.data(), o.data.size(),
-                                           o.sense.data(), o.sense.size(), &st);
-        if (rc != 0) {
-          AddEvent(absl::StrCat("path ", p->name(),
-                                ": SATP probe not understood: ", st.reason));
-          return;
-        }
-        p->SetAlua(st.alua_state, st.preferred != 0, st.target_port_group,
-                   st.reason[0] ? st.reason : "probe");
-      });
+  RunSatpCommand(path->session(), cdb, [this, index](const CommandOutcome& o) {
+    if (index >= paths_.size() || !paths_[index] || !satp_) return;
+    Path* p = paths_[index].get();
+    if (o.kind != ScsiResult::Kind::kStatus) return;  // path failed meanwhile
+    mpio_satp_path sp{};
+    sp.index = index;
+    sp.name = p->name().c_str();
+    sp.target_port_group = p->lun().target_port_group.value_or(0xffff) == 0xffff
+                               ? -1
+                               : *p->lun().target_port_group;
+    sp.relative_port_id =
+        p->lun().relative_port_id ? *p->lun().relative_port_id : -1;
+    mpio_satp_path_state st{};
+    st.alua_state = MPIO_ALUA_NONE;
+    st.target_port_group = sp.target_port_group;
+    if (!satp_->ops().probe_result) return;
+    int rc = satp_->ops().probe_result(satp_->get(), &sp, o.scsi_status,
+                                       o.data.data(), o.data.size(),
+                                       o.sense.data(), o.sense.size(), &st);
+    if (rc != 0) {
+      AddEvent(absl::StrCat("path ", p->name(),
+                            ": SATP probe not understood: ", st.reason));
+      return;
+    }
+    p->SetAlua(st.alua_state, st.preferred != 0, st.target_port_group,
+               st.reason[0] ? st.reason : "probe");
+  });
 }
 
 void MultipathDevice::ReprobeAll() {

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "engine/base/log.h"
 #include "engine/claim/plugin_registry.h"
 #include "engine/device/block_device.h"
 #include "engine/device/reservation_fence.h"
@@ -40,9 +41,11 @@ struct DeviceOptions {
   // reservation fence where the LUN supports it, else reset), "reservation",
   // "reset" (TCP reset of the dead connection only) or "none".
   std::string fence = "auto";
-  // Re-probe every path this often when the SATP has a probe command
-  // (ALUA's RTPG): some targets (istgt) change port group states without a
-  // UNIT ATTENTION. Zero: only on path (re)entry and REPROBE verdicts.
+  // Re-probe every path this often: the SATP's probe command (ALUA's RTPG;
+  // some targets, istgt, change port group states without a UNIT
+  // ATTENTION) and READ CAPACITY (tgtd raises no UNIT ATTENTION when a LUN
+  // is resized). Zero: only on path (re)entry, REPROBE verdicts, capacity
+  // UNIT ATTENTIONs and LBA OUT OF RANGE.
   absl::Duration reprobe_interval = absl::Seconds(10);
 };
 
@@ -87,7 +90,8 @@ class MultipathDevice : public BlockDevice, public Path::Listener {
   }
   bool lost() const { return lost_; }
   const std::deque<DeviceEvent>& events() const { return events_; }
-  void AddEvent(std::string text);
+  // Kept for `device show` and logged at `level`.
+  void AddEvent(std::string text, LogLevel level = LogLevel::kInfo);
   // No path becomes active (or registers a reservation key) from now on;
   // the engine calls it before it unregisters the keys at shutdown.
   void BeginShutdown();

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "tests/support/run_shell.h"
+
 namespace mpio::metrics {
 namespace {
 
@@ -18,15 +20,9 @@ std::unique_ptr<Engine> MakeEngine() {
 
 // Runs a shell command, returns its stdout and exit status.
 std::string Run(const std::string& cmd, int* rc) {
-  FILE* f = popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  const int st = pclose(f);
-  *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
+  auto r = testing::RunShell(cmd);
+  *rc = r.status;
+  return r.output;
 }
 
 TEST_CASE("scrape /metrics with curl; promtool accepts it") {

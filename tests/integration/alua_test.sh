@@ -39,11 +39,7 @@ serve() {
     --config "$work/mpio.toml" --control "$work/control.sock" --fuse "$work/fuse" \
     >"$work/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q ' ready' "$work/serve.log" && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_ready "$work/serve.log" "$serve_pid" && return 0
   cat "$work/serve.log"
   echo "$pass passed, $((fail + 1)) failed (serve did not start)"
   exit 1

@@ -73,13 +73,6 @@ all_paths_back() {
   "$MPIO_BIN" path list >&2
   return 1
 }
-first_path() {
-  "$MPIO_BIN" path list --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-paths = d.get("paths", d) if isinstance(d, dict) else d
-print(paths[0]["name"])'
-}
 # dd_at FILE OFFSET_MIB COUNT_MIB [in|out]: O_DIRECT I/O through the FUSE
 # file, bounded in time.
 read_at() {

@@ -168,12 +168,7 @@ metrics_port=$((20000 + RANDOM % 20000))
   --fuse "$work/fuse" --control "$work/control.sock" \
   --metrics "127.0.0.1:$metrics_port" --log-level debug >"$work/serve.log" 2>&1 &
 serve_pid=$!
-for _ in $(seq 1 200); do
-  grep -q ' ready' "$work/serve.log" && break
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q ' ready' "$work/serve.log"; then
+if ! wait_ready "$work/serve.log" "$serve_pid"; then
   cat "$work/serve.log"
   echo "$pass passed, $((fail + 1)) failed"
   exit 1
@@ -181,14 +176,6 @@ fi
 export MPIO_CONTROL=$work/control.sock
 dev=$(ls "$work/fuse" | head -n1)
 
-# path_field PORTAL FIELD: one field of that portal's path in path list --json.
-path_field() {
-  "$MPIO_BIN" path list --json 2>/dev/null | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-paths = d.get("paths", d) if isinstance(d, dict) else d
-print([p for p in paths if p["portal"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
-}
 # read_mib N OFFSET_MIB: O_DIRECT reads through the FUSE file, bounded.
 read_mib() {
   timeout 30 dd if="$work/fuse/$dev" of=/dev/null bs=1M count="$1" skip="$2" \

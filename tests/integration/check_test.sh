@@ -38,11 +38,7 @@ start_serve() {
   "$MPIO_BIN" serve --plugin-dir "$MPIO_PLUGIN_DIR" --control "$MPIO_CONTROL" \
     "$@" >"$work/serve.log" 2>&1 &
   serve_pid=$!
-  for _ in $(seq 1 150); do
-    grep -q ' ready' "$work/serve.log" && return 0
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.2
-  done
+  wait_ready "$work/serve.log" "$serve_pid" 30 && return 0
   echo "serve did not start:"; cat "$work/serve.log"
   return 1
 }

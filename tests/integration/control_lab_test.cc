@@ -21,6 +21,7 @@
 #include "engine/control/control_server.h"
 #include "engine/metrics/metrics_exporter.h"
 #include "tests/integration/lab_env.h"
+#include "tests/support/run_shell.h"
 
 namespace mpio::testing {
 namespace {
@@ -70,7 +71,6 @@ json Ok(const std::string& socket_path, const json& request) {
   return j["result"];
 }
 
-
 // Writes and reads back a few blocks; every byte must match.
 void Io(BlockDevice* dev, int rounds) {
   for (int i = 0; i < rounds; i++) {
@@ -103,15 +103,9 @@ bool WaitState(const std::string& sock, const std::string& portal,
 }
 
 std::string Shell(const std::string& cmd, int* rc) {
-  FILE* f = popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
-  const int st = pclose(f);
-  *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
+  auto r = testing::RunShell(cmd);
+  *rc = r.status;
+  return r.output;
 }
 
 TEST_CASE("control socket and /metrics on a two-path tgtd lab") {

@@ -135,11 +135,7 @@ check "/metrics: per-path I/Os by op" bash -c "metrics() { curl -sf --max-time 5
 check "/metrics: latency histogram by op" bash -c "curl -sf --max-time 5 http://127.0.0.1:9580/metrics | grep -q '^mpio_path_latency_seconds_count{.*op=\"read\"} [1-9]'"
 check "/metrics: errors by kind" bash -c "curl -sf --max-time 5 http://127.0.0.1:9580/metrics | grep -q '^mpio_path_errors_total{.*kind=\"scsi\"} '"
 before=$(metrics | awk '/^mpio_device_failovers_total/ {print $2}')
-path1=$("$MPIO_BIN" path list --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-paths = d.get("paths", d) if isinstance(d, dict) else d
-print(paths[0]["name"])')
+path1=$(first_path)
 "$MPIO_BIN" path fail --path "$path1" >/dev/null 2>&1
 after=$before
 for _ in $(seq 1 50); do

@@ -36,12 +36,7 @@ metrics_port=$((20000 + RANDOM % 20000))
   --nbd "unix:$work/nbd.sock" --fuse "$work/fuse" --control "$work/control.sock" \
   --metrics "127.0.0.1:$metrics_port" >"$work/serve.log" 2>&1 &
 serve_pid=$!
-for _ in $(seq 1 200); do
-  grep -q ' ready' "$work/serve.log" && break
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if ! grep -q ' ready' "$work/serve.log"; then
+if ! wait_ready "$work/serve.log" "$serve_pid"; then
   cat "$work/serve.log"
   echo "0 passed, 1 failed"
   exit 1

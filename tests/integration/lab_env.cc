@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/base/sync.h"
+#include "tests/support/run_shell.h"
 
 namespace mpio::testing {
 
@@ -14,20 +15,15 @@ std::string LabScript() { return MPIO_SOURCE_DIR "/tests/lab/lab.sh"; }
 std::string PluginDir() { return MPIO_PLUGIN_DIR; }
 
 absl::StatusOr<std::string> Shell(const std::string& command) {
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return absl::InternalError("popen failed");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = pclose(p);
-  if (rc != 0)
-    return absl::InternalError(absl::StrCat("`", command, "` failed: ", out));
-  return out;
+  auto r = testing::RunShell(command + " 2>&1");
+  if (r.status != 0)
+    return absl::InternalError(
+        absl::StrCat("`", command, "` failed: ", r.output));
+  return std::move(r.output);
 }
 
-absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset, std::vector<uint8_t>* buf,
-                    uint64_t length) {
+absl::Status SyncIo(BlockDevice* dev, IoOp op, uint64_t offset,
+                    std::vector<uint8_t>* buf, uint64_t length) {
   IoRequest r;
   iovec iov{buf ? buf->data() : nullptr, buf ? buf->size() : 0};
   r.op = op;

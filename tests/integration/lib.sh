@@ -16,8 +16,10 @@ stop() {  # stop PID: SIGTERM, bounded wait, then SIGKILL; only our own PIDs
   wait "$pid" 2>/dev/null
 }
 
-wait_ready() {  # wait_ready LOG PID: until `mpio serve` logs "ready" (20 s)
-  for _ in $(seq 1 200); do
+# wait_ready LOG PID [SECONDS]: until `mpio serve` logs "ready" (default
+# 20 s); fails at once when PID has exited.
+wait_ready() {
+  for _ in $(seq 1 $((${3:-20} * 10))); do
     grep -q ' ready' "$1" 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || return 1
     sleep 0.1
@@ -53,4 +55,22 @@ term_and_wait() {
     sleep 0.1
   done
   wait "$pid"
+}
+
+# path_field PORTAL FIELD: one field of the path to PORTAL in
+# `mpio path list --json` (the daemon at $MPIO_CONTROL).
+path_field() {
+  "$MPIO_BIN" path list --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+paths = d.get("paths", d) if isinstance(d, dict) else d
+print([p for p in paths if p["portal"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
+}
+# first_path: the name of path 0 in `mpio path list --json`.
+first_path() {
+  "$MPIO_BIN" path list --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+paths = d.get("paths", d) if isinstance(d, dict) else d
+print(paths[0]["name"])'
 }
