@@ -33,7 +33,7 @@ done
 
 # Release (gcc, the build users run): build everything, unit tests. Debug
 # info as line tables only (backtraces keep file:line; a quarter less build
-# time); the sanitizer builds do the same by themselves.
+# time).
 stamp "building release"
 bash scripts/build.sh release -DMPIO_LINE_TABLES=ON
 stamp "unit tests (release)"
